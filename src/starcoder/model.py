@@ -1,0 +1,169 @@
+"""GPTBigCode (StarCoder): a GPT-2 style decoder with multi-query attention.
+
+Parameter names are Hugging Face's, so a state dict moves between this module and
+`transformers.GPTBigCodeForCausalLM` without renaming. The KV cache is owned by the caller
+(the generation engine): `KVCache` is a pre-allocated buffer indexed by cache slot.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from starcoder.config import ModelConfig
+
+
+def activation(name: str):
+    if name == "gelu":
+        return lambda x: F.gelu(x)
+    if name in ("gelu_pytorch_tanh", "gelu_new", "gelu_fast"):  # same function, tanh approximation
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "relu":
+        return F.relu
+    if name == "silu":
+        return F.silu
+    raise ValueError(f"unsupported activation_function {name!r}")
+
+
+class KVCache(nn.Module):
+    """Pre-allocated keys and values of one layer: (B, n_kv_heads, max_len, head_dim)."""
+
+    def __init__(self, batch: int, max_len: int, n_kv_heads: int, head_dim: int,
+                 dtype=torch.float32, device=None):
+        super().__init__()
+        shape = (batch, n_kv_heads, max_len, head_dim)
+        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+
+    def update(self, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Write k, v (B, n_kv, T, hd) at cache slots (T,); return the whole cache."""
+        self.k.index_copy_(2, slots, k)
+        self.v.index_copy_(2, slots, v)
+        return self.k, self.v
+
+
+def new_kv_caches(config: ModelConfig, batch: int, max_len: int, dtype=torch.float32, device=None):
+    return [KVCache(batch, max_len, config.n_kv_heads, config.head_dim, dtype, device)
+            for _ in range(config.n_layer)]
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig, layer_idx: int):
+        super().__init__()
+        self.n_head, self.head_dim, self.n_kv = config.n_head, config.head_dim, config.n_kv_heads
+        self.multi_query = config.multi_query
+        self.scale = 1.0 / math.sqrt(self.head_dim) if config.scale_attn_weights else 1.0
+        self.layer_idx = layer_idx
+        self.c_attn = nn.Linear(config.n_embd, config.n_embd + 2 * self.n_kv * self.head_dim)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.attn_pdrop = config.attn_pdrop
+        self.resid_dropout = nn.Dropout(config.resid_pdrop)
+
+    def forward(self, x, mask=None, cache: KVCache | None = None, slots=None):
+        B, T, C = x.shape
+        qkv = self.c_attn(x)
+        if self.multi_query:  # layout: all queries, then one key head, then one value head
+            q, k, v = qkv.split((C, self.head_dim, self.head_dim), dim=2)
+            q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
+            k, v = k.unsqueeze(1), v.unsqueeze(1)  # (B, 1, T, hd)
+        else:  # layout per head: (n_head, 3, head_dim)
+            q, k, v = qkv.view(B, T, self.n_head, 3 * self.head_dim).transpose(1, 2).split(self.head_dim, dim=3)
+        if cache is not None:
+            k, v = cache.update(slots, k, v)  # (B, n_kv, S, hd)
+        if self.multi_query:
+            k = k.expand(B, self.n_head, k.shape[2], self.head_dim)
+            v = v.expand(B, self.n_head, v.shape[2], self.head_dim)
+        # The softmax runs in fp32 (SDPA accumulates half-precision inputs in fp32 on CPU and GPU).
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=mask is None and cache is None,
+            dropout_p=self.attn_pdrop if self.training else 0.0, scale=self.scale)
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, config.inner_dim)
+        self.act = activation(config.activation_function)
+        self.c_proj = nn.Linear(config.inner_dim, config.n_embd)
+        self.dropout = nn.Dropout(config.resid_pdrop)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig, layer_idx: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.attn = Attention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.mlp = MLP(config)
+
+    def forward(self, x, mask=None, cache=None, slots=None):
+        x = x + self.attn(self.ln_1(x), mask, cache, slots)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.n_positions, config.n_embd)
+        self.drop = nn.Dropout(config.embd_pdrop)
+        self.h = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+
+
+class GPTBigCode(nn.Module):
+    """`model(input_ids)` -> logits (B, T, vocab).
+
+    For cached decoding pass `caches` (from `new_kv_caches`), `slots` (T,) cache slots to
+    write, `position_ids` (B, T) and `mask` (B, 1, T, S) boolean, True = may attend (S is the
+    cache length). `logits_at` limits the output head to some positions (e.g. -1 = last).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.transformer = Transformer(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight
+
+    def tie_weights(self):
+        if self.config.tie_word_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight
+
+    def init_weights(self, std: float | None = None):
+        """Normal(0, std) for weights (output projections scaled by 1/sqrt(2*n_layer)), zero biases."""
+        std = self.config.initializer_range if std is None else std
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(p)
+            elif ".ln_" in name or name.startswith("transformer.ln_f"):
+                nn.init.ones_(p)
+            elif name.endswith("c_proj.weight"):
+                nn.init.normal_(p, 0.0, std / math.sqrt(2 * self.config.n_layer))
+            else:
+                nn.init.normal_(p, 0.0, std)
+        self.tie_weights()
+        return self
+
+    def forward(self, input_ids, position_ids=None, caches=None, slots=None, mask=None, logits_at=None):
+        B, T = input_ids.shape
+        if position_ids is None:
+            position_ids = torch.arange(T, device=input_ids.device).unsqueeze(0)
+        if T > self.config.n_positions:  # (positions beyond it are the caller's to check: no host sync here)
+            raise ValueError(f"sequence of {T} tokens exceeds the model's context of "
+                             f"{self.config.n_positions} positions; shorten or truncate the input")
+        t = self.transformer
+        x = t.drop(t.wte(input_ids) + t.wpe(position_ids))  # (B, T, C)
+        for i, block in enumerate(t.h):
+            x = block(x, mask, caches[i] if caches is not None else None, slots)
+        if logits_at is not None:  # skip the (large) output head where no logits are needed
+            x = x[:, logits_at] if isinstance(logits_at, torch.Tensor) else x[:, [logits_at]]
+        return self.lm_head(t.ln_f(x))
