@@ -1,0 +1,1 @@
+"""Evaluation: HumanEval pass@k in a sandbox, bits per byte, single-line FIM exact match."""

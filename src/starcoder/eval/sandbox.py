@@ -1,0 +1,190 @@
+"""Run untrusted Python programs so that they cannot fool the score or harm the machine.
+
+    from starcoder.eval.sandbox import Sandbox, SandboxConfig
+    result = Sandbox(SandboxConfig(timeout=3.0)).run(program_source)
+    result.passed, result.result      # True, "passed"  /  False, "failed: AssertionError" / "timed out"
+
+Every program gets its own fresh interpreter (``python -I``) in a new session, started by a
+trusted launcher (`_launcher.py`) that applies namespaces, mounts, rlimits and a dropped uid,
+and a trusted runner (`_runner.py`) that prints a one-time random token only after the program
+returned normally. A run passes only when the parent sees that token; exit codes never count.
+On timeout the whole process group is killed; the program's own descendants live in its pid
+namespace (when available) and die with it. docs/eval.md describes each layer and its fallback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_LAUNCHER = str(_HERE / "_launcher.py")
+_RUNNER_SOURCE = (_HERE / "_runner.py").read_text()
+_REPORT_LIMIT = 64 * 1024
+_UID_BASE, _UID_SPAN = 1_200_000, 1_000_000  # unprivileged uids with no passwd entry
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Limits of one sandboxed run. `timeout` is wall-clock seconds for the program itself."""
+
+    timeout: float = 3.0
+    memory_bytes: int = 2 * 1024**3       # address space (RLIMIT_AS)
+    file_size_bytes: int = 16 * 1024**2   # largest file it may write (RLIMIT_FSIZE)
+    workdir_bytes: int = 64 * 1024**2     # size of its tmpfs working directory (with a mount namespace)
+    processes: int = 16                   # processes + threads of the sandbox uid (RLIMIT_NPROC)
+    open_files: int = 64                  # RLIMIT_NOFILE
+    isolation: str = "auto"               # "auto": every layer the kernel allows; "none": rlimits only
+    python: str = field(default_factory=lambda: sys.executable)
+    startup_allowance: float = 10.0       # most wall time for interpreter start-up (timeout counts after it)
+
+    def __post_init__(self):
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {self.timeout}")
+        if self.isolation not in ("auto", "none"):
+            raise ValueError(f"isolation must be 'auto' or 'none', got {self.isolation!r}")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    passed: bool
+    result: str            # "passed", "failed: <Exception>[: message]", "timed out"
+    seconds: float
+    isolation: tuple[str, ...] = ()
+
+
+def _python_dirs(python: str) -> list[str]:
+    """Directories the interpreter needs to start (prefixes, its own bin directory, sys.path)."""
+    probe = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(python)), os.path.dirname(os.path.abspath(python))]
+    probe += [p for p in sys.path if p and os.path.isdir(p)]
+    return sorted({os.path.realpath(p) for p in probe})
+
+
+class Sandbox:
+    """Runs programs one at a time per call; `run` is thread-safe, so a thread pool runs many."""
+
+    def __init__(self, config: SandboxConfig | None = None):
+        self.config = config or SandboxConfig()
+        self._python_dirs = _python_dirs(self.config.python)
+
+    def run(self, program: str) -> ExecResult:
+        cfg = self.config
+        start = time.monotonic()
+        workdir = tempfile.mkdtemp(prefix="starcoder-sandbox-")
+        try:
+            with open(os.path.join(workdir, "program.py"), "w", encoding="utf-8") as f:
+                f.write(program)
+            os.chmod(workdir, 0o755)
+            token = secrets.token_hex(16)
+            report, isolation, timed_out = self._launch(workdir, token)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        seconds = time.monotonic() - start
+        passed, result = _judge(report, token, timed_out)
+        return ExecResult(passed, result, seconds, isolation)
+
+    def _launch(self, workdir: str, token: str) -> tuple[list[str], tuple[str, ...], bool]:
+        cfg = self.config
+        launcher_cfg = {
+            "workdir": workdir, "python": cfg.python, "runner": _RUNNER_SOURCE,
+            "python_dirs": self._python_dirs, "isolation": cfg.isolation,
+            "uid": _UID_BASE + secrets.randbelow(_UID_SPAN), "workdir_bytes": cfg.workdir_bytes,
+            "limits": {"cpu_s": int(cfg.timeout) + 2, "memory": cfg.memory_bytes,
+                       "file_size": cfg.file_size_bytes, "open_files": cfg.open_files,
+                       "processes": cfg.processes},
+        }
+        proc = subprocess.Popen(
+            [cfg.python, "-I", "-S", _LAUNCHER, json.dumps(launcher_cfg)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
+        try:
+            proc.stdin.write((token + "\n").encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        deadline = time.monotonic() + cfg.timeout + cfg.startup_allowance
+        data, timed_out = _read_until(proc, deadline, cfg.timeout)
+        if timed_out:
+            _kill_group(proc)
+        proc.stdout.close()
+        lines = data.decode("utf-8", "replace").splitlines()
+        isolation: tuple[str, ...] = ()
+        if lines:
+            try:
+                isolation = tuple(json.loads(lines[0])["isolation"])
+                lines = lines[1:]
+            except (ValueError, KeyError, TypeError):
+                pass
+        return lines, isolation, timed_out
+
+
+def _read_until(proc: subprocess.Popen, deadline: float, timeout: float) -> tuple[bytes, bool]:
+    """Read the report pipe until the launcher exits or time runs out; keep at most 64 KiB.
+
+    `deadline` covers interpreter start-up; once the runner says "started" (just before the
+    program runs) the program gets exactly `timeout` seconds from that moment.
+    """
+    fd = proc.stdout.fileno()
+    chunks, kept, started = [], 0, False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), True
+        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # every writer closed: launcher and program are gone
+                proc.wait()
+                return b"".join(chunks), False
+            if kept < _REPORT_LIMIT:
+                chunks.append(chunk[: _REPORT_LIMIT - kept])
+                kept += len(chunks[-1])
+            if not started and b"\nstarted\n" in b"".join(chunks):
+                started = True
+                deadline = min(deadline, time.monotonic() + timeout)
+        elif proc.poll() is not None:
+            return b"".join(chunks), False
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the launcher's whole process group; the pid namespace takes the rest with it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _judge(report: list[str], token: str, timed_out: bool) -> tuple[bool, str]:
+    if f"passed {token}" in report:
+        return True, "passed"
+    if timed_out:
+        return False, "timed out"
+    failures = [line for line in report if line.startswith("failed: ")]
+    if failures:
+        return False, failures[0]
+    status = {}
+    for line in reversed(report):
+        try:
+            status = json.loads(line)
+            break
+        except ValueError:
+            continue
+    if "signal" in status:
+        sig = status["signal"]
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if name in ("SIGXCPU", "SIGKILL"):
+            return False, "timed out"
+        return False, f"failed: killed by {name}"
+    return False, f"failed: exited with code {status.get('exit', '?')} before the tests finished"
