@@ -1,0 +1,46 @@
+"""Run stages on datatrove's executors: local (processes) or Ray (a local instance when no address).
+
+Slurm works the same way through datatrove's `SlurmPipelineExecutor` (see docs/curate.md).
+Completed tasks leave markers in `<logs>/<stage>/completions/`, so a rerun skips them.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+
+def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: Path):
+    if kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+        return LocalPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
+                                     logging_dir=str(logging_dir), start_method="fork")
+    if kind == "ray":
+        from datatrove.executor.ray import RayPipelineExecutor
+        return RayPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
+                                   logging_dir=str(logging_dir), cpus_per_task=1, mem_per_cpu_gb=1)
+    raise ValueError(f"unknown executor {kind!r}; use local or ray")
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, workers: int):
+    """Connect to a Ray cluster at `address`, or start (and later stop) a local one."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the Ray executor needs ray: pip install 'starcoder[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def incomplete_tasks(logging_dir: Path, tasks: int) -> list[int]:
+    done = {p.name for p in (logging_dir / "completions").glob("*")} if (logging_dir / "completions").is_dir() else set()
+    return [r for r in range(tasks) if f"{r:05d}" not in done]
