@@ -8,6 +8,7 @@ a training file.
 from __future__ import annotations
 
 import hashlib
+import re
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def _c_files(limit: int) -> list[SourceFile]:
             continue
         rel = f.relative_to(INCLUDE)
         # versioned copies (GLES, GLES2, GLES3) are one project: near-duplicates stay on one side
-        top = rel.parts[0].rstrip("0123456789") if len(rel.parts) > 1 else "libc"
+        top = re.sub(r"(?<=[A-Za-z]{3})[0-9]+$", "", rel.parts[0]) if len(rel.parts) > 1 else "libc"
         repo = f"{OWNERS[_h(top) % len(OWNERS)]}/include-{top.replace('.', '-')}"
         out.append(SourceFile(text, repo, rel.as_posix(), "c", "h", "LGPL-2.1-or-later", [repo]))
         if len(out) == limit:
@@ -73,11 +74,35 @@ def _c_files(limit: int) -> list[SourceFile]:
     return out
 
 
-def make_corpus(n_python: int = 420, n_c: int = 160, held_out_share: float = 0.25):
-    """(training files, held-out files), deduplicated on the normal form, deterministic."""
+def _python_test_files(limit: int, every: int = 5) -> list[SourceFile]:
+    """Modules of the standard library's own test suite: a project that is never in the training split."""
+    out = []
+    for i, f in enumerate(sorted((STDLIB / "test").glob("test_*.py"))):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if i % every or not 100 <= len(text) <= 40_000:
+            continue
+        rel = f.relative_to(STDLIB).as_posix()
+        out.append(SourceFile(text, "python/cpython-tests", rel, "python", "py", "PSF-2.0", ["python/cpython-tests"]))
+        if len(out) == limit:
+            break
+    return out
+
+
+def make_corpus(n_python: int = 420, n_c: int = 160, n_tests: int = 120, held_out_share: float = 0.25):
+    """(training files, held-out files), deduplicated on the normal form, deterministic.
+
+    Held out: whole repositories (about `held_out_share` of them) plus `n_tests` modules of
+    the standard library's test suite."""
     seen: set[str] = set()
     train, held = [], []
-    for sf in _python_files(n_python) + _c_files(n_c):
+    tests = _python_test_files(n_tests)
+    for sf in _python_files(n_python) + _c_files(n_c) + tests:
+        if sf.repo == "python/cpython-tests":
+            key = normalise(sf.content)
+            if key not in seen:
+                seen.add(key)
+                held.append(sf)
+            continue
         key = normalise(sf.content)
         if key in seen:
             continue

@@ -39,7 +39,7 @@ class IndexConfig:
     chunk_chars: int = 50
     fpr: float = 0.01
     min_run: int = 2
-    min_coverage: float = 0.5
+    min_coverage: float = 0.8
     search: bool = True
     progress: bool = True
 

@@ -99,7 +99,7 @@ def chunk_hashes(text: str, chunk: int = 50) -> np.ndarray:
 class VerdictRule:
     """How hits become a verdict: runs of >= min_run chunk hits 50 chars apart, coverage >= min_coverage."""
     min_run: int = 2
-    min_coverage: float = 0.5
+    min_coverage: float = 0.8
 
 
 @dataclass
