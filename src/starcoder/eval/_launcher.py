@@ -156,7 +156,11 @@ def child(cfg, ns, sandbox_uid):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
            "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}
     py = cfg["python"]
-    os.execve(py, [py, "-I", "-c", cfg["runner"]], env)
+    try:
+        os.execve(py, [py, "-I", "-c", cfg["runner"]], env)
+    except OSError as e:
+        os.write(1, (f"failed: SandboxError: cannot start {py} as the sandbox user ({e.strerror}); "
+                     "allow namespaces or use an interpreter every user can read\n").encode())
 
 
 def _owned(pid, uid):
