@@ -93,6 +93,7 @@ def check(args) -> int:
     """Is this code in the dataset? Slides a 50-character window over every offset of the
     whitespace-normalised snippet and reports coverage, matched lines and a verdict."""
     from starcoder.index.api import DatasetIndex
+    ix = DatasetIndex.open(args.index)  # fail on a bad index before waiting for stdin
     if args.path == "-":
         code = sys.stdin.read()
     else:
@@ -100,7 +101,6 @@ def check(args) -> int:
         if not p.is_file():
             raise FileNotFoundError(f"{p} is not a file; pass a file with code, or - to read standard input")
         code = p.read_text(encoding="utf-8", errors="replace")
-    ix = DatasetIndex.open(args.index)
     r = ix.check(code)
     if args.json:
         print(json.dumps(r.to_dict()))
