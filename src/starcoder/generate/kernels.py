@@ -1,0 +1,5 @@
+"""Placeholder until the CPU kernels land: no module is swapped."""
+
+
+def accelerate(model) -> int:
+    return 0
