@@ -28,7 +28,7 @@ def _sum_stage(stage_dir: Path) -> list[dict]:
         values = {}
         for key, metric in st.stats.items():
             values[key] = metric.total if hasattr(metric, "total") else float(metric)
-        out.append({"name": st.name, "stats": values})
+        out.append({"name": st.name.split(": ", 1)[-1], "stats": values})  # "🔻 - FILTER: xml filter" -> "xml filter"
     return out
 
 

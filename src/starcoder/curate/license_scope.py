@@ -1,8 +1,9 @@
 """Per-path licences of one repository: licence files and metadata scope their folder's subtree.
 
 Rules: the nearest folder (walking up from a file) that has licence information gives the file's
-licence; at one folder, declared licences (metadata, manifest) win when every licence found in
-licence files is among them, otherwise everything found is ANDed; an
+licence; at one folder, declared licences (metadata, manifest) win when every licence identified
+in licence files is among them (unidentifiable licence files do not count against a declaration),
+otherwise everything found is ANDed; an
 `SPDX-License-Identifier:` header in the file itself overrides its folder. Licence information
 inside `*.dist-info/` describes the whole distribution, so it scopes the repository root.
 """
@@ -36,10 +37,17 @@ def spdx_header(text: str) -> str | None:
 
 
 def _scope_dir(path: str) -> str:
+    """Folder a licence/metadata file speaks for. In `X.dist-info/licenses/<source path>/LICENSE`
+    (PEP 639) that is the source path (minus a leading `src/`); elsewhere in `*.dist-info` the root."""
     folder = posixpath.dirname(path)
     parts = folder.split("/")
     for i, part in enumerate(parts):
         if part.endswith(".dist-info") or part.endswith(".egg-info"):
+            rest = parts[i + 1:]
+            if rest[:1] == ["licenses"] and len(rest) > 1:
+                rest = rest[1:]
+                rest = rest[1:] if rest[0] == "src" else rest
+                return "/".join(parts[:i] + rest)
             return "/".join(parts[:i])
     return folder
 
@@ -61,17 +69,20 @@ class RepoLicenses:
             claimed[""].append(normalise(declared))
         for path, text in sorted(files.items()):
             folder = _scope_dir(path)
-            if is_license_file(path):
+            if is_metadata_file(path):  # before licence files: debian/copyright is metadata
+                for rel, expr in declared_licenses(path, text):
+                    target = posixpath.normpath(posixpath.join(folder, rel))
+                    claimed["" if target == "." else target].append(expr)
+            elif is_license_file(path):
                 expr = detect(text)
                 if expr in (UNKNOWN, None) and _WEAK_NAMES.match(path.rsplit("/", 1)[-1]):
                     continue
                 found[folder].append(expr)
-            elif is_metadata_file(path):
-                for rel, expr in declared_licenses(path, text):
-                    claimed[posixpath.normpath(posixpath.join(folder, rel)).lstrip("./") if rel != "." else folder].append(expr)
         scopes = {}
         for folder in set(found) | set(claimed):
             texts, decl = found.get(folder, []), claimed.get(folder, [])
+            if decl:  # a declared licence explains licence files we cannot identify (notices, dual-licence readmes)
+                texts = [t for t in texts if t != UNKNOWN]
             if decl and license_ids(combine_and(texts)) <= license_ids(combine_and(decl)):
                 scopes[folder] = combine_and(decl)
             else:

@@ -162,7 +162,13 @@ def _version_after(joined: str, pos: int) -> str | None:
     return m.group(1) + "." + (m.group(2) or "0")
 
 
+# Known sentences that name a GNU licence without granting it (CPython's licence history).
+_MENTIONS = (" previously distributed under the gnu general public license ",)
+
+
 def _copyleft_hits(joined: str) -> list[str]:
+    for m in _MENTIONS:
+        joined = joined.replace(m, " ")
     found = []
     first = min(((joined.find(f" {t} "), t, fam) for t, fam in COPYLEFT_TITLES if f" {t} " in joined), default=None)
     # MPL-2.0 and EPL-2.0 name the GNU licences as "Secondary Licenses": a later GPL title there is a mention

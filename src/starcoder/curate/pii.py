@@ -8,7 +8,8 @@ documentation and loopback IPs, well-known public DNS resolvers, version- and da
 strings, RFC 2606 example domains, UUIDs and hashes next to "sha"/"md5"/"hash".
 
 `redact(text, mode)` is the pure function; `PIIRedactor` is the datatrove step that
-applies it and counts findings per kind (stat keys `pii_<kind>`, `files_with_pii`).
+applies it and counts findings per kind (stat keys `pii_<kind>`, `files_with_pii`, and for the
+data card `card/pii/<kind>/{findings,files}`).
 """
 from __future__ import annotations
 
@@ -361,6 +362,8 @@ class PIIRedactor(PipelineStep):
                     self.stat_update("files_with_pii")
                     for kind, n in result.counts().items():
                         self.stat_update(f"pii_{kind}", value=n)
+                        self.stat_update(f"card/pii/{kind}/findings", value=n)
+                        self.stat_update(f"card/pii/{kind}/files")
                     doc.text = result.text
                     if self.keep_findings:
                         doc.metadata["pii"] = [{"kind": f.kind, "detector": f.detector,
