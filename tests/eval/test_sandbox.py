@@ -295,3 +295,51 @@ def test_judge_needs_this_runs_token():
     assert _judge(["passed xyz", '{"exit": 0}'], "abc", False)[0] is False
     assert _judge(['{"exit": 0}'], "abc", False)[0] is False
     assert _judge([], "abc", True) == (False, "timed out")
+
+
+UNPRIVILEGED_PROBE = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("sandbox_probe", sys.argv[1])
+sb = importlib.util.module_from_spec(spec); sys.modules["sandbox_probe"] = sb; spec.loader.exec_module(sb)
+S = sb.Sandbox(sb.SandboxConfig(timeout=1, python=sys.executable))
+out = {}
+for name, prog in [("ok", "x = 1"), ("exit", "import os; os._exit(0)"),
+                   ("write", "open('/tmp/starcoder-unprivileged-escape', 'w').write('x')"),
+                   ("fork", "import os\nwhile True:\n    os.fork()")]:
+    r = S.run(prog)
+    out[name] = [r.passed, r.result, list(r.isolation)]
+print(json.dumps(out))
+"""
+
+
+def test_unprivileged_evaluator_uses_a_user_namespace():
+    """Run the evaluator itself as an unprivileged user: isolation then comes from a user namespace."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    import starcoder.eval.sandbox as sandbox_module
+
+    python = sys.executable if _reachable_by_everyone(sys.executable) else "/usr/bin/python3"
+    # copies every user can read (pytest's tmp root is private): sandbox.py beside its launcher and runner
+    folder = tempfile.mkdtemp(prefix="starcoder-probe-")
+    try:
+        os.chmod(folder, 0o755)
+        for name in ("sandbox.py", "_launcher.py", "_runner.py"):
+            shutil.copy(os.path.join(os.path.dirname(sandbox_module.__file__), name), folder)
+        with open(os.path.join(folder, "probe.py"), "w") as f:
+            f.write(UNPRIVILEGED_PROBE)
+        cmd = [python, os.path.join(folder, "probe.py"), os.path.join(folder, "sandbox.py")]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(folder)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"][:2] == [True, "passed"]
+    assert {"user", "net", "pid", "read-only-fs"} <= set(out["ok"][2]), out["ok"]
+    assert not out["exit"][0] and not out["write"][0] and not out["fork"][0]
+    assert "Read-only file system" in out["write"][1]
+    assert not os.path.exists("/tmp/starcoder-unprivileged-escape")
