@@ -23,8 +23,9 @@ _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\d_]+")
 MAX_TOKEN_CHARS = 100
 PHRASE_BOOST = 2.0
 SUBWORD_BOOST = 0.5
-RERANK_POOL = 30  # BM25 candidates re-ranked by verbatim containment
-_TIE_SLACK = 20  # extra hits fetched so that score ties are broken by dataset row, not segment order
+SNIPPET_WINDOW = 2000  # characters around the best match handed to tantivy's snippet generator
+RERANK_POOL = 20  # BM25 candidates re-ranked by verbatim containment
+_TIE_SLACK = 5  # extra hits fetched so that score ties are broken by dataset row, not segment order
 
 
 def identifier_parts(word: str) -> list[str]:
@@ -32,14 +33,46 @@ def identifier_parts(word: str) -> list[str]:
     return [p.lower() for p in _PART.findall(word)]
 
 
+_PARTS_CACHE: dict[str, str] = {}  # identifier -> its parts joined by spaces ("" when not compound)
+
+
+def _compound_parts(ident: str) -> str:
+    got = _PARTS_CACHE.get(ident)
+    if got is None:
+        if ident.isalpha() and (ident.islower() or ident.isupper() or ident[1:].islower()):
+            got = ""
+        else:
+            parts = identifier_parts(ident)
+            got = " ".join(parts) if len(parts) > 1 else ""
+        if len(_PARTS_CACHE) > 1_000_000:
+            _PARTS_CACHE.clear()
+        _PARTS_CACHE[ident] = got
+    return got
+
+
 def subword_text(content: str) -> str:
     """The `subwords` field of a file: the parts of every compound identifier, one per occurrence."""
     out: list[str] = []
     for ident, count in Counter(_IDENT.findall(content)).items():
-        parts = identifier_parts(ident)
-        if len(parts) > 1:
-            out.extend(parts * count)
+        parts = _compound_parts(ident)
+        if parts:
+            out.extend([parts] * count)
     return " ".join(out)
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _find_word(text: str, word: str) -> int:
+    """Offset of the first occurrence of `word` as a whole \\w+ token in `text`, or -1."""
+    i = text.find(word)
+    while i >= 0:
+        j = i + len(word)
+        if (i == 0 or not _is_word_char(text[i - 1])) and (j == len(text) or not _is_word_char(text[j])):
+            return i
+        i = text.find(word, i + 1)
+    return -1
 
 
 def _analyzers():
@@ -54,7 +87,7 @@ def _schema():
     import tantivy
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("content", stored=True, tokenizer_name=EXACT_TOKENIZER)
-    sb.add_text_field("subwords", stored=False, tokenizer_name=PARTS_TOKENIZER)
+    sb.add_text_field("subwords", stored=False, tokenizer_name=PARTS_TOKENIZER, index_option="freq")
     for name in ("repo", "path", "license", "language"):
         sb.add_text_field(name, stored=True, tokenizer_name="raw")
     sb.add_integer_field("row", stored=True, indexed=False, fast=True)
@@ -179,10 +212,28 @@ class SearchIndex:
         order = sorted(range(len(found)), key=lambda i: (not verbatim[i], -round(found[i][0], 4), rows[i]))[:k]
         gen = tantivy.SnippetGenerator.create(searcher, q, self.schema, "content")
         gen.set_max_num_chars(snippet_chars)
+        rare_first = sorted(dict.fromkeys(self.exact.analyze(text)), key=lambda w: searcher.doc_freq("content", w))
         hits = []
         for i in order:
             doc = docs[i]
             first = lambda name: doc.get_first(name) or ""  # noqa: E731
+            snippet = self._snippet(gen, first("content"), needle if verbatim[i] else "", rare_first)
             hits.append(Hit(first("repo"), first("path"), first("license"), first("language"),
-                            round(float(found[i][0]), 4), gen.snippet_from_doc(doc).to_html()))
+                            round(float(found[i][0]), 4), snippet))
         return hits
+
+    @staticmethod
+    def _snippet(gen, content: str, needle: str, rare_first: list[str]) -> str:
+        """Highlight within a window around the verbatim match or the rarest query word, so the
+        cost does not grow with the file's length (tantivy re-tokenises what it is given)."""
+        import tantivy
+        pos = content.find(needle) if needle else -1
+        low = content.lower() if pos < 0 else ""
+        for w in rare_first if pos < 0 else ():
+            pos = _find_word(low, w)
+            if pos >= 0:
+                break
+        lo = max(0, pos - SNIPPET_WINDOW // 4)
+        doc = tantivy.Document()
+        doc.add_text("content", content[lo:lo + SNIPPET_WINDOW])
+        return gen.snippet_from_doc(doc).to_html()
