@@ -22,7 +22,7 @@ TIMEOUT = 1.0
 MARGIN = 3.0  # interpreter start-up + kill + clean-up on a loaded 2-core machine
 
 PROBLEM = read_problems()["HumanEval/0"]
-SANDBOX = Sandbox(SandboxConfig(timeout=TIMEOUT))
+SANDBOX = Sandbox(SandboxConfig(timeout=TIMEOUT, memory_bytes=1024**3))
 
 
 def run(attack: str, with_solution: bool = True):
@@ -38,7 +38,7 @@ def run(attack: str, with_solution: bool = True):
 
 def _no_leftovers() -> bool:
     me = psutil.Process()
-    for _ in range(20):
+    for _ in range(3):  # the sandbox waits for its processes to be reaped: nothing may linger
         kids = me.children(recursive=True)
         strays = [p for p in psutil.process_iter(["uids"])
                   if p.info["uids"] and _UID_BASE <= p.info["uids"].real < _UID_BASE + _UID_SPAN]

@@ -202,6 +202,9 @@ def main():
             child(cfg, ns, sandbox_uid)
         finally:
             os._exit(127)
+    # the caller kills this pid on timeout: as init of the pid namespace its death takes every
+    # process of the sandbox with it, and our waitpid returns only once they are all gone
+    os.write(1, (json.dumps({"child": pid}) + "\n").encode())
     _, status = os.waitpid(pid, 0)
     report = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
     os.write(1, (json.dumps(report) + "\n").encode())

@@ -115,10 +115,10 @@ class Sandbox:
             pass
         deadline = time.monotonic() + cfg.timeout + cfg.startup_allowance
         data, timed_out = _read_until(proc, deadline, cfg.timeout)
-        if timed_out:
-            _kill_group(proc)
-        proc.stdout.close()
         lines = data.decode("utf-8", "replace").splitlines()
+        if timed_out:
+            _kill(proc, _child_pid(lines))
+        proc.stdout.close()
         isolation: tuple[str, ...] = ()
         if lines:
             try:
@@ -157,8 +157,25 @@ def _read_until(proc: subprocess.Popen, deadline: float, timeout: float) -> tupl
             return b"".join(chunks), False
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the launcher's whole process group; the pid namespace takes the rest with it."""
+def _child_pid(lines: list[str]) -> int | None:
+    """The program's pid as the launcher reported it (its second line; the program writes later)."""
+    for line in lines[:2]:
+        try:
+            return int(json.loads(line)["child"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def _kill(proc: subprocess.Popen, child: int | None) -> None:
+    """Kill the program, wait until the launcher has reaped it (with a pid namespace: every
+    process of the sandbox is gone by then), then kill the launcher's whole process group."""
+    if child is not None:
+        try:
+            os.kill(child, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
