@@ -75,5 +75,6 @@ def test_step_counts_per_kind():
     stats = {k: v.total for k, v in step.stats.stats.items()}
     assert stats["pii_email"] == 2 and stats["pii_key"] == 1
     assert stats["files_with_pii"] == 2 and stats["total"] == 3
+    assert stats["card/pii/email/findings"] == 2 and stats["card/pii/email/files"] == 1
     assert out[0].text == 'e = "<EMAIL>"\nf = "<EMAIL>"' and out[1].text == "print('clean')"
     assert out[2].metadata["pii"] == [{"kind": "key", "detector": "AWS Access Key", "replacement": "<KEY>"}]

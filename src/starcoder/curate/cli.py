@@ -31,6 +31,8 @@ def curate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-near-dedup", dest="near_dedup", action="store_false", help="skip MinHash near-dedup")
     parser.add_argument("--pii", choices=PII_MODES, default="redact", help="PII handling (default redact)")
     parser.add_argument("--optout", help="opt-out list file (owner or owner/repo per line)")
+    from starcoder.curate.decontam import add_decontam_arguments
+    add_decontam_arguments(parser)  # --decontaminate FILE.jsonl [--field NAME] (repeatable), --no-humaneval
 
 
 def _summary(card: dict) -> str:
@@ -56,7 +58,8 @@ def curate(args: argparse.Namespace) -> int:
     opts = CurateOptions(out=args.out, sources=list(args.sources), manifest=args.manifest, languages=args.languages,
                          workers=args.workers, tasks=args.tasks, executor=args.executor, ray_address=args.ray_address,
                          keep_removed=args.keep_removed, limit=args.limit, near_dedup=args.near_dedup, pii=args.pii,
-                         optout=args.optout)
+                         optout=args.optout, decontaminate=[tuple(x) for x in args.decontaminate],
+                         humaneval=args.humaneval)
     try:
         card = pipelines.run(opts, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError) as e:

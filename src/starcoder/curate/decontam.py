@@ -119,8 +119,8 @@ class Decontaminator(BaseFilter):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if self._automaton is None:
             self._automaton = self._build()
-        self.stat_update("skipped_short_patterns", value=self.skipped, unit="task")
-        self.stat_update("patterns", value=len(self._automaton), unit="task")
+        for _ in range(self.skipped):  # unit increments: datatrove stores them as plain counts
+            self.stat_update("skipped_short_patterns")
         yield from super().run(data, rank, world_size)
 
     def first_match(self, text: str) -> tuple[Pattern, str] | None:
@@ -151,3 +151,25 @@ def decontaminator(humaneval: bool = True, benchmarks: list[tuple[str, str]] = (
     for path, field in benchmarks:
         patterns += jsonl_patterns(path, field)
     return Decontaminator(patterns, exclusion_writer=exclusion_writer) if patterns else None
+
+
+def add_decontam_arguments(parser) -> None:
+    """`--decontaminate FILE.jsonl [--field NAME]` (repeatable) and `--no-humaneval` for `starcoder curate`."""
+    import argparse
+
+    class Benchmark(argparse.Action):
+        def __call__(self, p, ns, value, option=None):
+            ns.decontaminate = [*(ns.decontaminate or []), [value, "text"]]
+
+    class Field(argparse.Action):
+        def __call__(self, p, ns, value, option=None):
+            if not getattr(ns, "decontaminate", None):
+                p.error("--field must follow the --decontaminate FILE it applies to")
+            ns.decontaminate[-1][1] = value
+
+    parser.add_argument("--decontaminate", action=Benchmark, default=[], metavar="FILE.jsonl",
+                        help="remove files containing any string of this JSONL benchmark (repeatable; each may be "
+                             "followed by --field NAME, default `text`)")
+    parser.add_argument("--field", action=Field, metavar="NAME", help="the JSONL field of the preceding --decontaminate")
+    parser.add_argument("--no-humaneval", dest="humaneval", action="store_false",
+                        help="do not decontaminate against HumanEval (docstrings and canonical solutions)")

@@ -184,11 +184,9 @@ class NearDedupCluster(PipelineStep):
     def _count(self, size: int) -> None:
         lo, hi = next((lo, hi) for lo, hi in _SIZE_BINS if size >= lo and (hi is None or size <= hi))
         row = f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}"
-        self.stat_update(f"card/near_dedup_clusters/{row}/clusters")
-        self.stat_update(f"card/near_dedup_clusters/{row}/files", value=size)
-        self.stat_update("clusters")
-        self.stat_update("cluster_size", value=size, unit="cluster")
-        self.stat_update("files_removed", value=size - 1)
+        self.stat_update(f"card/near_dedup_clusters/{row}/clusters", "clusters")
+        for i in range(size):  # unit increments: datatrove stores them as plain counts
+            self.stat_update(f"card/near_dedup_clusters/{row}/files", *(("files_removed",) if i else ()))
 
 
 class NearDedupFilter(BaseFilter):
@@ -215,6 +213,22 @@ class NearDedupFilter(BaseFilter):
         doc.metadata["near_duplicate_of"] = hit["kept"]
         doc.metadata["minhash_cluster_size"] = hit["cluster_size"]
         return False, NEAR_DUPLICATE
+
+
+class SilentFilters(PipelineStep):
+    """Applies filters' `filter()` decisions without their stats or exclusion writers: stage 1 uses
+    it to re-create the documents the final stage will see without counting removals twice."""
+    name = "🎯 near-dedup input (filters replayed, not counted)"
+    type = "🔻 - FILTER"
+
+    def __init__(self, filters: list[BaseFilter]):
+        super().__init__()
+        self.filters = filters
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            if all(f.filter(doc) is True for f in self.filters):
+                yield doc
 
 
 @dataclass

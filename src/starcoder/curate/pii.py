@@ -361,9 +361,9 @@ class PIIRedactor(PipelineStep):
                 if result.findings:
                     self.stat_update("files_with_pii")
                     for kind, n in result.counts().items():
-                        self.stat_update(f"pii_{kind}", value=n)
-                        self.stat_update(f"card/pii/{kind}/findings", value=n)
                         self.stat_update(f"card/pii/{kind}/files")
+                        for _ in range(n):  # unit increments: datatrove stores them as plain counts
+                            self.stat_update(f"pii_{kind}", f"card/pii/{kind}/findings")
                     doc.text = result.text
                     if self.keep_findings:
                         doc.metadata["pii"] = [{"kind": f.kind, "detector": f.detector,

@@ -94,7 +94,30 @@ class Governance:
 # `work` is OUT/.work; `removed(name)` returns an exclusion writer (or None without --keep-removed).
 # ============================================================================================
 def governance(opts: CurateOptions, work: Path, removed) -> Governance:
-    return Governance()
+    gov = Governance()
+    if opts.optout:
+        from starcoder.curate.optout_step import OptOutFilter
+        gov.early.append(OptOutFilter(opts.optout, exclusion_writer=removed("optout")))
+    if opts.near_dedup:
+        from starcoder.curate.neardedup import NearDedupConfig, SilentFilters, near_dedup_stages
+        # stage 1 re-reads the write stage's stream up to the governance steps (same docs; not re-counted)
+        before = [StageReader(str(work / "docs"), str(work / "dedup")),
+                  SilentFilters([LicenseFilter(), ExactDedupFilter()])]
+        config = NearDedupConfig()
+        nd = near_dedup_stages(str(work), before, config, exclusion_writer=removed("near_dedup"))
+        gov.stages += [Stage("near_dedup_signatures", nd.signature, opts.tasks),
+                       Stage("near_dedup_buckets", nd.buckets, config.bands),
+                       Stage("near_dedup_clusters", nd.cluster, 1)]
+        gov.steps.append(nd.filter)
+    if opts.pii != "off":
+        from starcoder.curate.pii import PIIRedactor
+        gov.steps.append(PIIRedactor(opts.pii))
+    from starcoder.curate.decontam import decontaminator
+    step = decontaminator(opts.humaneval, [tuple(x) for x in opts.decontaminate],
+                          exclusion_writer=removed("decontamination"))
+    if step is not None:
+        gov.steps.append(step)
+    return gov
 # ============================================================================================
 
 
