@@ -12,10 +12,15 @@ from starcoder.curate.pipelines import CurateOptions, run
 from starcoder.dataset import iter_rows
 
 
+# The fixture files are tiny and alike on purpose, so MinHash near-dedup would merge them: these tests
+# are about sources, licences, filters and exact dedup (near-dedup/PII/decontamination have their own).
+BASE = dict(near_dedup=False, pii="off", humaneval=False)
+
+
 @pytest.fixture(scope="module")
 def curated(mirror, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    card = run(CurateOptions(out=str(out), sources=[str(mirror)], keep_removed=True, tasks=3), progress=False)
+    card = run(CurateOptions(out=str(out), sources=[str(mirror)], keep_removed=True, tasks=3, **BASE), progress=False)
     return out, card
 
 
@@ -87,14 +92,14 @@ def test_other_step_sections_reach_the_card(tmp_path):
 def test_same_rows_whatever_tasks_and_workers(curated, mirror, tmp_path):
     out, _ = curated
     other = tmp_path / "o"
-    run(CurateOptions(out=str(other), sources=[str(mirror)], tasks=2, workers=2), progress=False)
+    run(CurateOptions(out=str(other), sources=[str(mirror)], tasks=2, workers=2, **BASE), progress=False)
     assert rows(other) == rows(out)
     assert card_counts(other) == card_counts(out)
 
 
 def test_languages_option_and_resume_guard(mirror, tmp_path):
     out = tmp_path / "js"
-    run(CurateOptions(out=str(out), sources=[str(mirror)], languages=["javascript"], tasks=2), progress=False)
+    run(CurateOptions(out=str(out), sources=[str(mirror)], languages=["javascript"], tasks=2, **BASE), progress=False)
     assert {r["language"] for r in rows(out)} == {"javascript"}
     with pytest.raises(ValueError, match="other options"):
-        run(CurateOptions(out=str(out), sources=[str(mirror)], tasks=2), progress=False)
+        run(CurateOptions(out=str(out), sources=[str(mirror)], tasks=2, **BASE), progress=False)
