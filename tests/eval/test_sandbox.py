@@ -144,6 +144,7 @@ def test_stealing_the_token_is_refused():
                 found.add('refusal-missing')
             except Exception:
                 pass
+        sys.audit("starcoder.sandbox.done")  # the runner's own trigger, from the wrong frame
         for tok in found:
             for fd in range(1, 30):
                 try:

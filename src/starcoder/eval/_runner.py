@@ -59,6 +59,9 @@ def _main():
 
     me = sys._getframe()
     audit, write, exit_, exec_, compile_ = sys.audit, os.write, os._exit, exec, compile
+    protect, no_dump = _protect, _no_dump
+    for name in ("_protect", "_no_dump", "_main"):  # nothing of the runner stays reachable by name
+        del globals()[name]
     token = b""
     while True:  # the parent writes the token and closes the pipe
         chunk = os.read(0, 256)
@@ -71,10 +74,10 @@ def _main():
         os.dup2(null, fd)
     os.close(null)
     try:
-        _no_dump()
+        no_dump()
     except Exception:
         pass
-    _protect(token.decode().strip(), report, me)
+    protect(token.decode().strip(), report, me)
     del token
     write(report, b"started\n")
     try:
