@@ -3,14 +3,17 @@
 Normalisation collapses every run of whitespace to one space and strips both ends, so
 re-indenting, re-wrapping blank lines or switching tabs/spaces/CRLF leaves a file's
 normal form unchanged. The index holds the chunks that start at 0, 50, 100, ... of each
-file's normal form; a query hashes the 50-character window at *every* offset of its own
-normal form, so any query that covers a whole aligned chunk of a training file hits it
-regardless of where the query starts.
+file's normal form, plus its last 50 characters (the tail chunk). A query hashes the
+50-character window at *every* offset of its own normal form, so any query that covers a
+whole aligned chunk of a training file hits it regardless of where the query starts.
 
 False positives are independent per window (rate p), but a true match hits a chain of
 windows exactly 50 characters apart. Only hits in such chains of >= `min_run` windows
-count toward coverage (a spurious chain of two needs two false positives, p**2), and the
-verdict is `coverage >= min_coverage`.
+count toward coverage (a spurious chain of two needs two false positives, p**2); the
+snippet's last window may link to a chain 1..50 characters before it (a file's tail
+chunk). The up-to-49 characters before the first and after the last matched window
+count as covered when the run reaches that close to the snippet's edge (no aligned chunk
+can fit there). The verdict is `coverage >= min_coverage` (default 0.8).
 
 Window hashes are a polynomial rolling hash mod 2**64 over code points (numpy, all
 windows at once) followed by the splitmix64 finaliser, handed to rbloom as 64-bit ints.
