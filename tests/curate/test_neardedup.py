@@ -180,3 +180,21 @@ def test_config_threshold_and_validation():
     with pytest.raises(ValueError, match="bands"):
         NearDedupConfig(bands=0)
     assert NEAR_DUPLICATE == "near_duplicate"
+
+
+def test_signature_agreement_estimates_jaccard(tmp_path):
+    """The mod-2^64 permutations keep MinHash unbiased: agreement of the 250 values ~ true Jaccard."""
+    import numpy as np
+
+    from starcoder.curate.neardedup import CodeMinhashSignature
+    step = CodeMinhashSignature(str(tmp_path))
+    items = synthetic_set(6)
+    errors = []
+    for g in range(6):
+        base = items[g * 7][1]
+        for _, variant in items[g * 7 + 1:g * 7 + 7]:
+            sa, sb = step.get_shingles(base), step.get_shingles(variant)
+            true = len(np.intersect1d(sa, sb)) / len(np.union1d(sa, sb))
+            est = np.mean(np.concatenate(step.get_signature(sa)) == np.concatenate(step.get_signature(sb)))
+            errors.append(abs(est - true))
+    assert np.mean(errors) < 0.03 and max(errors) < 0.1, errors

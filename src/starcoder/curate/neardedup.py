@@ -32,6 +32,7 @@ from datatrove.utils.hashing import HashConfig
 
 NEAR_DUPLICATE = "near_duplicate"
 _TOKEN = re.compile(r"[A-Za-z_0-9]+")  # = splitting on [^A-Za-z_0-9] and dropping empty tokens
+_POLY = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier combining token hashes into an n-gram hash
 _SIZE_BINS = ((2, 2), (3, 4), (5, 8), (9, 16), (17, 64), (65, None))
 
 
@@ -70,6 +71,14 @@ def _xxh64(s: str) -> int:
     return xxhash.xxh64_intdigest(s.encode("utf-8", "surrogatepass"))
 
 
+class _TokenHashes(dict):
+    """token -> xxh64, computed on first use."""
+
+    def __missing__(self, token: str) -> int:
+        h = self[token] = _xxh64(token)
+        return h
+
+
 def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
@@ -88,20 +97,43 @@ class CodeMinhashSignature(MinhashDedupSignature):
         self._parameters = None
         self._hash_func = _xxh64
         self.language, self.word_tokenizer, self.skip_existing_sigs = None, None, False
+        self._token_hashes = _TokenHashes()
         self.code_config = config
 
     def get_shingles(self, text: str) -> np.ndarray:
-        grams = code_shingles(text, self.config.n_grams)
-        return np.fromiter((self._hash_func(g) for g in grams), dtype=np.uint64, count=len(grams)).reshape((-1, 1))
+        """Hashes of the 5-gram shingles (see `code_shingles`): each token is hashed once (xxh64,
+        cached), an n-gram's hash is a polynomial of its tokens' hashes mod 2^64 (no string joins)."""
+        toks = _TOKEN.findall(text)
+        if not toks:
+            return np.empty((0, 1), dtype=np.uint64)
+        cache = self._token_hashes
+        if len(cache) > 1_000_000:
+            cache.clear()
+        ids = np.fromiter(map(cache.__getitem__, toks), dtype=np.uint64, count=len(toks))
+        n = min(self.config.n_grams, len(toks))
+        grams = np.zeros(len(toks) - n + 1, dtype=np.uint64)
+        for k in range(n):
+            grams = grams * _POLY + ids[k:k + len(grams)]
+        return np.unique(grams).reshape((-1, 1))
 
     def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
-        # datatrove's version builds an (n_shingles x n_hashes) matrix at once; chunk it for 1 MB files
+        # datatrove computes (a*x + b) mod (2^61 - 1) over an (n_shingles x n_hashes) matrix at once;
+        # we use (a*x + b) mod 2^64 with odd a (a bijection of the already-hashed x; ~5x faster without
+        # the division) and chunk the matrix so 1 MB files stay small in memory
         a, b = self.parameters
-        prime = np.uint64((1 << 61) - 1)
         mins = np.full(a.shape[1], np.iinfo(np.uint64).max, dtype=np.uint64)
-        for i in range(0, len(shingles), 2048):
-            mins = np.minimum(mins, ((shingles[i:i + 2048] * a + b) % prime).min(axis=0))
+        for i in range(0, len(shingles), 4096):
+            mins = np.minimum(mins, (shingles[i:i + 4096] * a + b).min(axis=0))
         return [x.tolist() for x in np.split(mins, self.config.num_buckets)]
+
+    @property
+    def parameters(self):
+        if self._parameters is None:
+            gen = np.random.RandomState(self.config.seed)
+            a = gen.randint(1, np.iinfo(np.int64).max, dtype=np.int64, size=(1, self.num_hashes)).astype(np.uint64)
+            b = gen.randint(0, np.iinfo(np.int64).max, dtype=np.int64, size=(1, self.num_hashes)).astype(np.uint64)
+            self._parameters = (a * np.uint64(2) + np.uint64(1), b * np.uint64(2))  # a odd
+        return self._parameters
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
         meta = []
