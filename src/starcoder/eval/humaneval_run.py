@@ -123,8 +123,6 @@ class HumanEvalRun:
                 diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
                 raise ValueError(f"{self.out} holds a run with other settings {diff} (old, new); "
                                  f"use a new --out folder or the same settings to resume")
-        else:
-            path.write_text(json.dumps(mine, indent=2) + "\n")
 
     # ------------------------------------------------------------------ generation
     def _todo(self, have: list[dict]) -> list[tuple[str, list[int]]]:
@@ -144,6 +142,9 @@ class HumanEvalRun:
         todo = self._todo(have)
         if todo:
             gen, tokenizer = self._generator()
+            settings = self.out / "settings.json"
+            if not settings.exists():  # written once the model loads: a failed start leaves nothing
+                settings.write_text(json.dumps(self.opts.identity(), indent=2) + "\n")
             from tqdm import tqdm
 
             bar = tqdm(total=sum(len(ix) for _, ix in todo), desc="generating", unit="sample",
