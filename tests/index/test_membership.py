@@ -116,6 +116,15 @@ def test_fpr_is_configurable(tmp_path, dataset_dir, index_dir):
         tight.search("anything")
 
 
+def test_chunk_size_is_configurable(tmp_path, dataset_dir, corpus):
+    meta = build_index(dataset_dir, tmp_path / "c40", IndexConfig(chunk_chars=40, search=False, progress=False))
+    assert meta["membership"]["chunk_chars"] == 40 and meta["membership"]["stride"] == 40
+    ix40 = DatasetIndex.open(tmp_path / "c40")
+    train = [f for f in corpus[0] if len(f.content) >= 100][:60]
+    assert all(ix40.check(f.content).in_dataset for f in train)
+    assert not any(ix40.check(f.content).in_dataset for f in corpus[1][:60])
+
+
 def test_bad_config_is_explained(tmp_path, dataset_dir):
     with pytest.raises(ValueError, match="false-positive rate"):
         build_index(dataset_dir, tmp_path / "x", IndexConfig(fpr=2.0))

@@ -143,7 +143,8 @@ def build_index(dataset_dir: str | Path, out_dir: str | Path, config: IndexConfi
         if not force:
             raise FileExistsError(f"{out} is not empty; choose a new --out folder or pass --force to replace it")
         if not (out / META).is_file():
-            raise FileExistsError(f"{out} is not empty and holds no index ({META}); refusing to delete it")
+            raise FileExistsError(f"{out} is not empty and holds no finished index ({META}), e.g. after an "
+                                  f"interrupted build; delete it yourself or choose another --out")
         for name in (META, BLOOM, WHO):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / SEARCH, ignore_errors=True)
