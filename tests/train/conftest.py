@@ -56,3 +56,9 @@ def tiny_shards(tmp_path_factory, code_tokenizer):
     out = tmp_path_factory.mktemp("shards")
     tokenize_dataset(root, code_tokenizer, out, TokenizeOptions(seed=1, workers=1), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def make_dataset():
+    """write_dataset(root, {language: [texts]}, stars=42) as a fixture (test folders are not packages)."""
+    return write_dataset
