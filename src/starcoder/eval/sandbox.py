@@ -43,15 +43,16 @@ class SandboxConfig:
     workdir_bytes: int = 64 * 1024**2     # size of its tmpfs working directory (with a mount namespace)
     processes: int = 16                   # processes + threads of the sandbox uid (RLIMIT_NPROC)
     open_files: int = 64                  # RLIMIT_NOFILE
-    isolation: str = "auto"               # "auto": every layer the kernel allows; "none": rlimits only
+    isolation: str = "auto"               # "auto": every layer the kernel allows; "strict": fail without
+                                          # network/pid/mount namespaces; "none": no namespaces
     python: str = field(default_factory=lambda: sys.executable)
     startup_allowance: float = 10.0       # most wall time for interpreter start-up (timeout counts after it)
 
     def __post_init__(self):
         if self.timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {self.timeout}")
-        if self.isolation not in ("auto", "none"):
-            raise ValueError(f"isolation must be 'auto' or 'none', got {self.isolation!r}")
+        if self.isolation not in ("auto", "strict", "none"):
+            raise ValueError(f"isolation must be 'auto', 'strict' or 'none', got {self.isolation!r}")
 
 
 @dataclass(frozen=True)
