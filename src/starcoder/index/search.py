@@ -133,8 +133,9 @@ class SearchWriter:
     def add(self, row_id: int, row: dict) -> None:
         import tantivy
         doc = tantivy.Document()
-        doc.add_text("content", row["content"])
-        doc.add_text("subwords", subword_text(row["content"]))
+        content = row.get("content") or ""
+        doc.add_text("content", content)
+        doc.add_text("subwords", subword_text(content))
         for name in ("repo", "path", "license", "language"):
             doc.add_text(name, str(row.get(name) or ""))
         doc.add_integer("row", row_id)
