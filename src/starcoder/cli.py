@@ -61,7 +61,15 @@ def _run_row(row: tuple[str, str, str, str], argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     getattr(module, f"{func}_arguments")(parser)
     args = parser.parse_args(argv)
-    rc = getattr(module, func)(args)
+    try:
+        rc = getattr(module, func)(args)
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"\nstarcoder {verb}: interrupted", file=sys.stderr)
+        return 130
     return int(rc or 0)
 
 
