@@ -83,6 +83,30 @@ def test_humaneval_run_resumes_after_an_interruption(tiny_model_dir, tmp_path, m
         HumanEvalRun(RunOptions(out=str(out), **{**opts, "temperature": 0.2})).run()
 
 
+def test_greedy_batches_several_problems_with_the_same_output(tiny_model_dir, tmp_path, monkeypatch):
+    from starcoder.generate import Generator
+
+    problems = tmp_path / "problems.jsonl"
+    specs = [("add", "a, b", "a + b", "(2, 3) == 5"), ("neg", "x", "-x", "(4) == -4"),
+             ("double_the_value_of", "x", "2 * x", "(1) == 2")]
+    problems.write_text("".join(json.dumps({
+        "task_id": f"Toy/{i}", "entry_point": name,
+        "prompt": f"def {name}({args}):\n    \"\"\"Compute {body}.\"\"\"\n",
+        "canonical_solution": f"    return {body}\n",
+        "test": f"def check(candidate):\n    assert candidate{call}\n"}) + "\n" for i, (name, args, body, call) in enumerate(specs)))
+    calls = []
+    real = Generator.generate
+    monkeypatch.setattr(Generator, "generate", lambda self, prompts, config: calls.append(len(prompts)) or real(self, prompts, config))
+    outs = {}
+    for bs in (1, 3):
+        out = tmp_path / f"bs{bs}"
+        HumanEvalRun(RunOptions(model=str(tiny_model_dir), out=str(out), n=1, temperature=0.0, max_length=60,
+                                batch_size=bs, problems=str(problems), workers=2, progress=False)).run()
+        outs[bs] = [(s["task_id"], s["generation"]) for s in read_complete_lines(out / "samples.jsonl")]
+    assert calls == [1, 1, 1, 3]  # three single calls, then one batch of three problems
+    assert outs[1] == outs[3]  # left padding in a shared batch changes nothing, and each row keeps its own length
+
+
 def test_humaneval_cli_greedy(tiny_model_dir, tmp_path, capsys):
     rc = main(["eval", "humaneval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--n", "1",
                "--temperature", "0", "--limit", "1", "--max-length", "200", "--quiet"])

@@ -149,8 +149,8 @@ class HumanEvalRun:
 
             bar = tqdm(total=sum(len(ix) for _, ix in todo), desc="generating", unit="sample",
                        file=sys.stderr, disable=not self.opts.progress)
-            for task_id, indices in todo:
-                rows = self._generate_batch(gen, tokenizer, task_id, indices)
+            for group in self._groups(todo, gen, tokenizer):
+                rows = self._generate_batch(gen, tokenizer, group)
                 _append(path, rows)
                 have += rows
                 bar.update(len(rows))
@@ -168,24 +168,58 @@ class HumanEvalRun:
             raise ValueError(f"{self.opts.model} has no tokenizer.json; HumanEval needs the model's tokenizer")
         return Generator(model, tokenizer), tokenizer
 
-    def _generate_batch(self, gen, tokenizer, task_id: str, indices: list[int]) -> list[dict]:
-        from starcoder.generate import GenerationConfig
+    def _prompt_len(self, tokenizer, task_id: str) -> int:
+        return len(tokenizer.encode(humaneval.prompt_of(self.problems[task_id]), allow_special=True))
 
-        problem = self.problems[task_id]
-        prompt = humaneval.prompt_of(problem)
+    def _groups(self, todo, gen, tokenizer):
+        """Batches of (task_id, sample indices). Sampling keeps one problem per batch (its seed
+        then depends only on the problem and first sample, so a resumed run draws the same);
+        greedy decoding also fills a batch with several problems whose prompts fit together."""
+        if self.opts.temperature > 0:
+            yield from ([job] for job in todo)
+            return
         n_ctx = gen.model.config.n_positions
         limit = min(self.opts.max_length, n_ctx)
-        plen = len(tokenizer.encode(prompt, allow_special=True))
-        new = max(1, limit - plen)
-        truncate = n_ctx - new if plen + new > n_ctx else None
+        group, lens = [], []
+        for job in todo:
+            plen = self._prompt_len(tokenizer, job[0])
+            rows = sum(len(ix) for _, ix in group) + len(job[1])
+            spread = max(lens + [plen]) - min(lens + [plen])
+            if group and (rows > self.opts.batch_size or plen >= limit or max(lens) >= limit
+                          or spread > n_ctx - limit):
+                yield group
+                group, lens = [], []
+            group.append(job)
+            lens.append(plen)
+        if group:
+            yield group
+
+    def _generate_batch(self, gen, tokenizer, group: list[tuple[str, list[int]]]) -> list[dict]:
+        from starcoder.generate import GenerationConfig
+
+        n_ctx = gen.model.config.n_positions
+        limit = min(self.opts.max_length, n_ctx)
+        rows = [(t, i) for t, ix in group for i in ix]
+        plens = [self._prompt_len(tokenizer, t) for t, _ in rows]
+        budgets = [max(1, limit - p) for p in plens]  # each row's own prompt + generation <= limit
+        new = max(budgets)
+        truncate = n_ctx - new if max(plens) + new > n_ctx else None
         # one seed per (problem, first sample): a resumed batch draws what the lost one would have
-        seed = (self.opts.seed * 1_000_003 + list(self.problems).index(task_id) * 1000 + indices[0]) % 2**31
+        first_task, first = rows[0]
+        seed = (self.opts.seed * 1_000_003 + list(self.problems).index(first_task) * 1000 + first) % 2**31
         config = GenerationConfig(max_new_tokens=new, temperature=self.opts.temperature,
                                   top_p=self.opts.top_p if self.opts.temperature > 0 else 1.0,
                                   seed=seed, stop=humaneval.STOP_SEQUENCES, truncate=truncate)
-        comps = gen.generate([prompt] * len(indices), config)
-        return [{"task_id": task_id, "sample": i, "completion": humaneval.completion_from_generation(problem, c.text),
-                 "generation": c.text, "finish_reason": c.finish_reason} for i, c in zip(indices, comps)]
+        comps = gen.generate([humaneval.prompt_of(self.problems[t]) for t, _ in rows], config)
+        out = []
+        for (task_id, i), c, budget in zip(rows, comps, budgets):
+            text = c.text
+            if len(c.token_ids) > budget:  # ran past this row's own length in a shared batch
+                text = humaneval.truncate_at_stop(tokenizer.decode(c.token_ids[:budget]))
+            out.append({"task_id": task_id, "sample": i,
+                        "completion": humaneval.completion_from_generation(self.problems[task_id], text),
+                        "generation": text, "finish_reason": c.finish_reason if len(c.token_ids) <= budget else "length"})
+        return out
 
     # ------------------------------------------------------------------ execution
     def execute(self, samples: list[dict]) -> tuple[list[dict], tuple[str, ...]]:
