@@ -76,7 +76,7 @@ _VERSION_WORDS = re.compile(r"(?:version|ver|release|v|==|>=|<=|~=|@|rev)[\s:=\"
 _PEM = re.compile(r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)(.{16,20000}?)(-----END (?:[A-Z0-9]+ )*"
                   r"PRIVATE KEY(?: BLOCK)?-----)", re.DOTALL)
 _PASSWORD = re.compile(
-    r"""(?P<name>[\w.-]*(?:password|passwd|passwort|pwd|db_pass|_pass\b|secret_key|api_secret|client_secret)[\w.-]*)"""
+    r"""(?P<name>(?:password|passwd|passwort|pwd|db_pass|_pass\b|secret_key|api_secret|client_secret)[\w.-]{0,40})"""
     r"""["']?\]?\s*(?::=|=>|==|=|:)\s*(?P<q>["'`])?(?P<value>(?(q)[^"'`\n]{4,200}|[^\s"',;()}{\]\[]{4,200}))(?(q)(?P=q))""",
     re.IGNORECASE)
 _CONN_STRING = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"'?#]{1,64}:(?P<value>[^\s:/@\"'?#]{3,128})@[\w.-]+",
@@ -153,9 +153,12 @@ class _Text:
         """Sorted (start, end) of the lines holding any needle (see PLUGINS for needle forms)."""
         spans: set[tuple[int, int]] = set()
         for n in needles:
-            if isinstance(n, re.Pattern):
-                for m in n.finditer(self.text):
-                    spans.add(self._line(m.start()))
+            if isinstance(n, re.Pattern):  # continue after each found line: linear in the text
+                m = n.search(self.text)
+                while m:
+                    span = self._line(m.start())
+                    spans.add(span)
+                    m = n.search(self.text, span[1])
                 continue
             src, n = (self.lower, n[1]) if isinstance(n, tuple) else (self.text, n)
             i = src.find(n)
