@@ -205,6 +205,8 @@ def main():
     if pid == 0:
         try:
             child(cfg, ns, sandbox_uid)
+        except BaseException as e:  # noqa: BLE001
+            os.write(1, f"failed: SandboxError: preparing the program failed: {type(e).__name__}: {e}\n".encode())
         finally:
             os._exit(127)
     # the caller kills this pid on timeout: as init of the pid namespace its death takes every
@@ -217,4 +219,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException as e:  # noqa: BLE001 - say why instead of dying silently
+        os.write(1, f"\nfailed: SandboxError: the launcher failed: {type(e).__name__}: {e}\n".encode())
+        os._exit(1)

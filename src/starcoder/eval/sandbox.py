@@ -63,12 +63,20 @@ class ExecResult:
     isolation: tuple[str, ...] = ()
 
 
+_PROBE = ("import json, os, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, "
+          "sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable)), *sys.path]))")
+
+
 def _python_dirs(python: str) -> list[str]:
-    """Directories the interpreter needs to start (prefixes, its own bin directory, sys.path)."""
-    probe = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(python)), os.path.dirname(os.path.abspath(python))]
-    probe += [p for p in sys.path if p and os.path.isdir(p)]
-    return sorted({os.path.realpath(p) for p in probe})
+    """Directories the sandbox's interpreter needs (prefixes, bin directory, its `-I` sys.path)."""
+    try:
+        found = json.loads(subprocess.run([python, "-I", "-c", _PROBE], capture_output=True, text=True,
+                                          timeout=60, check=True).stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        raise ValueError(f"cannot run the sandbox interpreter {python!r} ({e}); pass a working Python "
+                         f"(SandboxConfig.python)") from None
+    found.append(os.path.dirname(os.path.abspath(python)))
+    return sorted({os.path.realpath(p) for p in found if p and os.path.isdir(p)})
 
 
 class Sandbox:
