@@ -40,7 +40,7 @@ def build_card(logs_dir: str | Path, stages: list[str], title: str = "Curated co
         for step in _sum_stage(logs / stage):
             stats = step["stats"]
             steps.append({"stage": stage, "step": step["name"],
-                          **{k: int(v) for k, v in stats.items() if k in ("total", "forwarded", "dropped", "documents")}})
+                          **{k: int(v) for k, v in stats.items() if k in ("total", "forwarded", "dropped", "documents", "bytes")}})
             for key, value in stats.items():
                 if key.startswith("dropped_"):
                     reason = key[len("dropped_"):]

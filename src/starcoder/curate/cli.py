@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from starcoder.curate.pipelines import EXECUTORS, PII_MODES, CurateOptions
@@ -16,7 +17,8 @@ def curate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", help="CSV or JSONL with repo (owner/name), path, stars, license per repository")
     parser.add_argument("--languages", nargs="+", metavar="LANG",
                         help="keep only these languages (names from the extension table, e.g. python java)")
-    parser.add_argument("--workers", type=int, default=1, help="tasks run at the same time (default 1)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help=f"tasks run at the same time (default: the CPU count, {os.cpu_count()} here)")
     parser.add_argument("--tasks", type=int, default=4,
                         help="number of tasks the work is split into (default 4; the output rows do not depend on it)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",

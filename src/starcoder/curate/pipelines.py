@@ -36,7 +36,7 @@ class CurateOptions:
     sources: list[str] = field(default_factory=list)  # empty: the running Python installation
     manifest: str | None = None
     languages: list[str] | None = None  # None: every included language of the extension table
-    workers: int = 1
+    workers: int = 1  # the CLI defaults to the CPU count
     tasks: int = 4  # fixed, not tied to workers: output rows do not depend on --workers
     executor: str = "local"
     ray_address: str | None = None  # None: start a local Ray instance
