@@ -137,12 +137,10 @@ def test_quality_on_synthetic_set(quality):
 
 
 def test_distinct_files_really_are_distinct():
-    rng = random.Random(1)
-    items = synthetic_set(8)
-    bases = [t for i, (g, t) in enumerate(items) if i % 7 == 0]
-    sh = [code_shingles(t) for t in bases]
-    assert max(jaccard(a, b) for a, b in itertools.combinations(sh, 2)) < 0.3
-    assert rng  # the sample is fixed by the seed
+    # pair_quality counts cross-group pairs as negatives without computing their Jaccard
+    items = synthetic_set()
+    bases = [code_shingles(t) for i, (g, t) in enumerate(items) if i % 7 == 0]
+    assert max(jaccard(a, b) for a, b in itertools.combinations(bases, 2)) < 0.3
 
 
 def test_keeper_is_most_stars_then_smallest_id(tmp_path):
