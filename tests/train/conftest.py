@@ -62,3 +62,14 @@ def tiny_shards(tmp_path_factory, code_tokenizer):
 def make_dataset():
     """write_dataset(root, {language: [texts]}, stars=42) as a fixture (test folders are not packages)."""
     return write_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine two threads spin-wait (10x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

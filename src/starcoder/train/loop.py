@@ -217,8 +217,9 @@ class Trainer:
         return final
 
     def _save_hf(self, state_dict: dict, directory: Path) -> None:
-        model = GPTBigCode(self.model_config)
-        model.load_state_dict({k: v.cpu() for k, v in state_dict.items()})
+        with torch.device("meta"):  # (building on a real device would draw from the RNG and break resume)
+            model = GPTBigCode(self.model_config)
+        model.load_state_dict({k: v.cpu() for k, v in state_dict.items()}, assign=True)
         model.tie_weights()
         checkpoint.save(model, directory, tokenizer=self.tokenizer)
 
@@ -329,8 +330,8 @@ class Trainer:
                     if main:
                         print(f"\nstopped by signal at step {self.step}; resume with --resume {self.out}")
                     return {**last, "stopped": True}
+            self.save_final()
             if main:
-                self.save_final()
                 plot_metrics(self.out / "metrics.jsonl", self.out / "loss.png")
             dist.barrier()
             return {**last, "stopped": False}
@@ -342,20 +343,23 @@ class Trainer:
                 signal.signal(s, h)
 
     def save_final(self) -> Path:
-        model_sd, _ = _full_state(self.model, self.optimizer, self.info) if self.info.strategy == "fsdp" else (None, None)
+        """Write final/ (and final-adapter/ for LoRA); every rank calls it (FSDP gathers the weights)."""
+        model_sd = _full_state(self.model, self.optimizer, self.info)[0] if self.info.strategy == "fsdp" else None
+        final = self.out / "final"
+        if not self.info.is_main:
+            return final
         bare = dist.unwrap(self.model)
-        if self.cfg.lora.enabled:
-            lora.save_adapter(bare, self.out / "final-adapter", self.cfg.lora, self.cfg.model.init_from)
+        if not self.cfg.lora.enabled:
+            self._save_hf(model_sd if model_sd is not None else bare.state_dict(), final)
+            return final
+        lora.save_adapter(bare, self.out / "final-adapter", self.cfg.lora, self.cfg.model.init_from)
+        with torch.random.fork_rng(devices=[]):  # building and LoRA init draw random numbers
             merged = GPTBigCode(self.model_config)
-            sd = {k.replace(".base.", "."): v for k, v in bare.state_dict().items() if ".lora_" not in k}
-            merged.load_state_dict(sd, strict=False)
-            merged.tie_weights()
+            merged.load_state_dict({k.replace(".base.", "."): v.detach().cpu().clone()
+                                    for k, v in bare.state_dict().items() if ".lora_" not in k})
             lora.apply_lora(merged, self.cfg.lora)
-            lora.load_lora_state_dict(merged, lora.lora_state_dict(bare))
-            lora.merge_lora(merged)
-            return checkpoint.save(merged, self.out / "final", tokenizer=self.tokenizer)
-        self._save_hf(model_sd if model_sd is not None else bare.state_dict(), self.out / "final")
-        return self.out / "final"
+        lora.load_lora_state_dict(merged, lora.lora_state_dict(bare))
+        return checkpoint.save(lora.merge_lora(merged), final, tokenizer=self.tokenizer)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
