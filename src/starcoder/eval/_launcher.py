@@ -14,7 +14,9 @@ waits for it:
    a fresh unprivileged uid/gid when started as root, no-new-privileges, death with the launcher,
    then ``execve`` of the runner with a scrubbed environment.
 
-The first line it writes to stdout is JSON: ``{"isolation": [...]}``.
+Its first two lines on stdout are JSON, ``{"isolation": [...]}`` and ``{"child": PID}`` (the
+program's pid, written before the program may start), and its last ``{"exit": N}`` or
+``{"signal": N}``.
 """
 import ctypes
 import json
@@ -201,9 +203,13 @@ def main():
                     b"which this kernel or user may not create; run as root or enable unprivileged "
                     b"user namespaces (sysctl kernel.unprivileged_userns_clone=1)\n")
         os._exit(0)
+    go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
+            os.close(go_w)
+            os.read(go_r, 1)  # wait until the parent has reported our pid: its line comes first
+            os.close(go_r)
             child(cfg, ns, sandbox_uid)
         except BaseException as e:  # noqa: BLE001
             os.write(1, f"failed: SandboxError: preparing the program failed: {type(e).__name__}: {e}\n".encode())
@@ -212,6 +218,9 @@ def main():
     # the caller kills this pid on timeout: as init of the pid namespace its death takes every
     # process of the sandbox with it, and our waitpid returns only once they are all gone
     os.write(1, (json.dumps({"child": pid}) + "\n").encode())
+    os.close(go_r)
+    os.write(go_w, b"x")
+    os.close(go_w)
     _, status = os.waitpid(pid, 0)
     report = {"exit": os.WEXITSTATUS(status)} if os.WIFEXITED(status) else {"signal": os.WTERMSIG(status)}
     os.write(1, (json.dumps(report) + "\n").encode())

@@ -125,17 +125,10 @@ class Sandbox:
         deadline = time.monotonic() + cfg.timeout + cfg.startup_allowance
         data, timed_out = _read_until(proc, deadline, cfg.timeout)
         lines = data.decode("utf-8", "replace").splitlines()
-        if timed_out:
-            _kill(proc, _child_pid(lines))
+        isolation, child = _launcher_lines(lines)
+        _finish(proc, child if timed_out else None)
         proc.stdout.close()
-        isolation: tuple[str, ...] = ()
-        if lines:
-            try:
-                isolation = tuple(json.loads(lines[0])["isolation"])
-                lines = lines[1:]
-            except (ValueError, KeyError, TypeError):
-                pass
-        return lines, isolation, timed_out
+        return lines[2:] if child is not None else lines, isolation, timed_out
 
 
 def _read_until(proc: subprocess.Popen, deadline: float, timeout: float) -> tuple[bytes, bool]:
@@ -154,7 +147,7 @@ def _read_until(proc: subprocess.Popen, deadline: float, timeout: float) -> tupl
         if ready:
             chunk = os.read(fd, 65536)
             if not chunk:  # every writer closed: launcher and program are gone
-                proc.wait()
+                _wait_exited(proc, None)
                 return b"".join(chunks), False
             if kept < _REPORT_LIMIT:
                 chunks.append(chunk[: _REPORT_LIMIT - kept])
@@ -162,32 +155,51 @@ def _read_until(proc: subprocess.Popen, deadline: float, timeout: float) -> tupl
             if not started and b"\nstarted\n" in b"".join(chunks):
                 started = True
                 deadline = min(deadline, time.monotonic() + timeout)
-        elif proc.poll() is not None:
+        elif _wait_exited(proc, 0):
             return b"".join(chunks), False
 
 
-def _child_pid(lines: list[str]) -> int | None:
-    """The program's pid as the launcher reported it (its second line; the program writes later)."""
-    for line in lines[:2]:
+def _launcher_lines(lines: list[str]) -> tuple[tuple[str, ...], int | None]:
+    """Isolation and program pid from the launcher's first two lines (written before the program
+    may run, so the program cannot forge them)."""
+    try:
+        return tuple(json.loads(lines[0])["isolation"]), int(json.loads(lines[1])["child"])
+    except (IndexError, ValueError, KeyError, TypeError):
         try:
-            return int(json.loads(line)["child"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return None
+            return tuple(json.loads(lines[0])["isolation"]), None
+        except (IndexError, ValueError, KeyError, TypeError):
+            return (), None
 
 
-def _kill(proc: subprocess.Popen, child: int | None) -> None:
-    """Kill the program, wait until the launcher has reaped it (with a pid namespace: every
-    process of the sandbox is gone by then), then kill the launcher's whole process group."""
-    if child is not None:
+def _wait_exited(proc: subprocess.Popen, seconds: float | None) -> bool:
+    """Wait (None: for ever) until the launcher has exited, without reaping it: while it is an
+    unreaped zombie its pid, and so its process group id, cannot be reused."""
+    end = None if seconds is None else time.monotonic() + seconds
+    while True:
+        try:
+            flags = os.WEXITED | os.WNOWAIT | (0 if end is None else os.WNOHANG)
+            if os.waitid(os.P_PID, proc.pid, flags) is not None:
+                return True
+        except ChildProcessError:  # already reaped
+            return True
+        if end is None or time.monotonic() >= end:
+            return False
+        time.sleep(0.01)
+
+
+def _finish(proc: subprocess.Popen, child: int | None) -> None:
+    """End a run. On timeout (`child` given) kill the program: as init of its pid namespace its
+    death takes every sandbox process with it, and the launcher exits once it has reaped it.
+    Then kill whatever is left in the launcher's process group (e.g. without namespaces) and reap."""
+    if child is not None and not _wait_exited(proc, 0):  # a live launcher has not reaped it yet
         try:
             os.kill(child, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+        except (ProcessLookupError, PermissionError):
             pass
+        _wait_exited(proc, 10.0)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
 
