@@ -78,3 +78,14 @@ def test_step_counts_per_kind():
     assert stats["card/pii/email/findings"] == 2 and stats["card/pii/email/files"] == 1
     assert out[0].text == 'e = "<EMAIL>"\nf = "<EMAIL>"' and out[1].text == "print('clean')"
     assert out[2].metadata["pii"] == [{"kind": "key", "detector": "AWS Access Key", "replacement": "<KEY>"}]
+
+
+def test_unquoted_passwords_in_config_files_are_literals():
+    yaml = "db:\n  user: app\n  password: hunter2secret\n"
+    assert redact(yaml, config=True).text == "db:\n  user: app\n  password: <PASSWORD>\n"
+    assert redact("password = hunter2secret\n").text == "password = hunter2secret\n"  # code: a variable
+    step = PIIRedactor()
+    docs = [Document(text=yaml, id="a", metadata={"path": "deploy/values.yaml"}),
+            Document(text=yaml, id="b", metadata={"path": "app/settings.py"})]
+    out = list(step.run(iter(docs)))
+    assert "<PASSWORD>" in out[0].text and "hunter2secret" in out[1].text

@@ -82,13 +82,14 @@ _PASSWORD = re.compile(
 _CONN_STRING = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@\"'?#]{1,64}:(?P<value>[^\s:/@\"'?#]{3,128})@[\w.-]+",
                           re.IGNORECASE)
 _PLACEHOLDER = re.compile(
-    r"^(?:\*+|x+|\.+|-+|_+|<[^>]*>|\{[^}]*\}|\$\{?[\w.]+\}?|%\(?\w*\)?s|%s|\?|none|null|nil|true|false|"
+    r"^(?:![\w!]+|\*+|x+|\.+|-+|_+|<[^>]*>|\{[^}]*\}|\$\{?[\w.]+\}?|%\(?\w*\)?s|%s|\?|none|null|nil|true|false|"
     r"password|passwd|pass|pwd|secret|your[\w_-]*|changeme|example|dummy|test|empty|xxx+|\w*[(\[].*)$",
     re.IGNORECASE)
 _QUOTED = re.compile(r"""(['"])([A-Za-z0-9+/=_\-]{20,})\1""")
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.IGNORECASE)
 _HASH_WORDS = re.compile(r"sha|md5|hash|digest|checksum|crc|fingerprint|blake|commit|rev|etag|integrity", re.I)
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".ini", ".cfg", ".conf", ".properties", ".toml", ".env", ".envrc")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*$")
 
 
@@ -100,6 +101,12 @@ class Finding:
     start: int
     end: int
     value: str
+
+
+def is_config_file(path: str) -> bool:
+    """YAML/INI/TOML/properties/.env files: their unquoted values are literals, not variables."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return name.endswith(_CONFIG_SUFFIXES) or name.startswith(".env")
 
 
 def _shannon(s: str) -> float:
@@ -223,7 +230,7 @@ def _email_findings(t: _Text) -> list[Finding]:
     return out
 
 
-def _password_findings(t: _Text) -> list[Finding]:
+def _password_findings(t: _Text, config: bool) -> list[Finding]:
     out = []
     for rx, needles in ((_PASSWORD, ((_LOW, "pass"), (_LOW, "pwd"), (_LOW, "secret"))), (_CONN_STRING, ("://",))):
         for a, b in t.lines_with(needles):
@@ -231,8 +238,8 @@ def _password_findings(t: _Text) -> list[Finding]:
                 value = m.group("value").strip()
                 if not value or _PLACEHOLDER.match(value) or value.startswith(("os.", "env", "get", "self.", "%")):
                     continue
-                if rx is _PASSWORD and not m.group("q") and (_IDENTIFIER.match(value) or value.isalpha()):
-                    continue  # `password = expected`: unquoted, it is a variable, not a literal
+                if rx is _PASSWORD and not m.group("q") and not config and _IDENTIFIER.match(value):
+                    continue  # `password = expected` in code: a variable, not a literal (in YAML: a literal)
                 start = m.start("value") + m.group("value").index(value)
                 out.append(Finding("password", "password" if rx is _PASSWORD else "connection_string",
                                    start, start + len(value), value))
@@ -285,10 +292,11 @@ def _plugin_matches(plugin, text: str, a: int, b: int) -> list[Finding]:
     return out
 
 
-def find_pii(text: str) -> list[Finding]:
-    """All non-overlapping findings, earliest first; on overlap the longer (then PEM/key) span wins."""
+def find_pii(text: str, config: bool = False) -> list[Finding]:
+    """All non-overlapping findings, earliest first; on overlap the longer (then PEM/key) span wins.
+    `config`: the text is a configuration file (YAML, INI, .env...), where unquoted values are literals."""
     t = _Text(text)
-    found = _key_findings(t) + _password_findings(t) + _email_findings(t) + _ip_findings(t)
+    found = _key_findings(t) + _password_findings(t, config) + _email_findings(t) + _ip_findings(t)
     rank = {"private_key": 0, "key": 1, "password": 2, "email": 3, "ip_address": 4}
     found.sort(key=lambda f: (-(f.end - f.start), rank[f.kind], f.start))
     taken: list[Finding] = []
@@ -324,11 +332,11 @@ def _replacement(f: Finding, seen: dict[str, str]) -> str:
     return rep
 
 
-def redact(text: str, mode: str = "redact") -> Redaction:
+def redact(text: str, mode: str = "redact", config: bool = False) -> Redaction:
     """Replace (mode "redact") or mark (mode "tag": `<PII kind=K>secret</PII>`) every finding."""
     if mode not in ("redact", "tag"):
         raise ValueError(f"PII mode {mode!r} is not one of 'redact', 'tag' (use 'off' to skip the step)")
-    findings = find_pii(text)
+    findings = find_pii(text, config)
     if not findings:
         return Redaction(text)
     seen: dict[str, str] = {}
@@ -360,7 +368,7 @@ class PIIRedactor(PipelineStep):
         for doc in data:
             with self.track_time():
                 self.stat_update("total")
-                result = redact(doc.text, self.mode)
+                result = redact(doc.text, self.mode, is_config_file(doc.metadata.get("path", "")))
                 if result.findings:
                     self.stat_update("files_with_pii")
                     for kind, n in result.counts().items():
