@@ -52,3 +52,28 @@ def test_dual_licence_file_gives_and_of_both():
 def test_unrecognised_text_is_unknown_not_permissive():
     assert detect("Do whatever you like with this, but ask me first.") in ("LicenseRef-unknown", "LicenseRef-proprietary")
     assert classify(detect("hello world")) == NONP
+
+
+def test_against_installed_packages_declared_licences():
+    """Real reference: each installed distribution with a PEP 639 `License-Expression` and one top-level
+    licence file. The detector must never call a non-permissive declaration permissive, and its ids must
+    agree with the declaration for most (bundled third-party licences explain the rest)."""
+    from importlib import metadata
+    from pathlib import Path
+
+    from starcoder.curate.license_policy import normalise
+    checked, agree, unsafe = 0, 0, []
+    for dist in metadata.distributions():
+        declared = dist.metadata.get("License-Expression")
+        files = [f for f in dist.files or [] if "/licenses/" in str(f) and str(f).count("/") == 2
+                 and Path(str(f)).name.upper().startswith(("LICEN", "COPYING"))]
+        if not declared or len(files) != 1:
+            continue
+        got, expected = detect(Path(dist.locate_file(files[0])).read_text(errors="replace")), normalise(declared)
+        checked += 1
+        agree += license_ids(got) <= license_ids(expected)
+        if classify(expected) != PERM and classify(got) == PERM:
+            unsafe.append((dist.metadata["Name"], expected, got))
+    assert checked >= 20, "too few installed packages declare License-Expression to compare with"
+    assert unsafe == []
+    assert agree / checked >= 0.8, (agree, checked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXPECTED
+from conftest import EXPECTED, PY
 from helpers import card_counts, removed, rows
 
 from starcoder.curate.output import COLUMNS
@@ -31,10 +31,9 @@ def test_each_file_keep_or_drop_with_reason(curated):
     for key, reason in EXPECTED.items():
         if reason is None:
             assert key in kept, key
-        elif reason in ("too_large", "binary", "not_utf8"):  # skipped by the reader, counted in the card
-            assert key not in kept and key not in dropped and card["removed"][reason]["files"] >= 1
-        else:
-            assert dropped.get(key) == reason, (key, dropped.get(key))
+        else:  # filters' drops and the reader's skips (too_large, binary, not_utf8) are all kept for audit
+            assert key not in kept and dropped.get(key) == reason, (key, dropped.get(key))
+    assert card["removed"]["too_large"] == {"files": 1, "bytes": 1_200_000, "step": "sources"}
     assert kept <= {k for k, v in EXPECTED.items() if v is None} | {("bsd/repo", "LICENSE.md")}
 
 
@@ -64,7 +63,7 @@ def test_data_card(curated):
     assert card["sections"]["languages"]["python"]["files"] == sum(1 for x in rows(out) if x["language"] == "python")
     assert card["sections"]["licenses"]["MIT"]["files"] >= 3
     assert card["removed"]["license_not_permissive"]["files"] == 7
-    assert card["removed"]["exact_duplicate"]["files"] == 1
+    assert card["removed"]["exact_duplicate"] == {"files": 1, "bytes": len(PY), "step": "exact dedup"}
     md = (out / "data_card.md").read_text()
     assert "## Removed per reason" in md and "license_not_permissive" in md
     assert (out / "data_card.png").read_bytes()[:4] == b"\x89PNG"

@@ -21,6 +21,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from starcoder.curate.license_policy import NO_LICENSE, PERMISSIVE
+from starcoder.curate.output import RemovedBytes
 
 LICENSE_NOT_PERMISSIVE = "license_not_permissive"
 NO_LICENSE_FOUND = "no_license"
@@ -153,7 +154,7 @@ class StageReader(PipelineStep):
                 yield Document(text=row["content"], id=f"{meta['repo']}:{meta['path']}", metadata=meta)
 
 
-class LicenseFilter(BaseFilter):
+class LicenseFilter(RemovedBytes, BaseFilter):
     """Drops content that no permissive repository holds (decided by ExactDedupReduce)."""
     name = "licence filter"
 
@@ -164,7 +165,7 @@ class LicenseFilter(BaseFilter):
         return True
 
 
-class ExactDedupFilter(BaseFilter):
+class ExactDedupFilter(RemovedBytes, BaseFilter):
     """Drops every copy but the chosen one of identical content (decided by ExactDedupReduce)."""
     name = "exact dedup"
 

@@ -12,6 +12,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from starcoder.curate.languages import ExtensionRule, classify_path
+from starcoder.curate.output import RemovedBytes
 
 MAX_LINE_LENGTH = "max_line_length"
 MEAN_LINE_LENGTH = "mean_line_length"
@@ -55,7 +56,7 @@ def char_fractions(text: str) -> tuple[float, float]:
     return (alpha + digits) / len(text), alpha / len(text)
 
 
-class ExtensionThresholdFilter(BaseFilter):
+class ExtensionThresholdFilter(RemovedBytes, BaseFilter):
     """Per-extension thresholds: max line length, mean line length, alphanumeric and alphabetic fraction.
 
     Kept when max line <= max_line_length, mean line <= max_mean_line_length,
@@ -83,7 +84,7 @@ class ExtensionThresholdFilter(BaseFilter):
         return True
 
 
-class XmlFilter(BaseFilter):
+class XmlFilter(RemovedBytes, BaseFilter):
     """Drops a file whose first 100 characters contain `<?xml version=` (unless the table turns it off, as for XSLT)."""
     name = "xml filter"
 
@@ -107,7 +108,7 @@ def html_visible_text(html: str) -> str:
     return " ".join(text.split())
 
 
-class HtmlFilter(BaseFilter):
+class HtmlFilter(RemovedBytes, BaseFilter):
     """HTML kept only if its visible text is > 20% of the file and > 100 characters."""
     name = "html filter"
 
@@ -120,7 +121,7 @@ class HtmlFilter(BaseFilter):
         return False, HTML_VISIBLE_TEXT
 
 
-class DataFormatFilter(BaseFilter):
+class DataFormatFilter(RemovedBytes, BaseFilter):
     """JSON and YAML kept only with 50 to 5000 characters (inclusive); the alpha fraction is in the table."""
     name = "json/yaml size"
 

@@ -13,6 +13,8 @@ from importlib import resources
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from starcoder.curate.output import RemovedBytes
+
 UNKNOWN_EXTENSION = "unknown_extension"
 EXCLUDED_EXTENSION = "excluded_extension"
 NOT_SELECTED_LANGUAGE = "language_not_selected"
@@ -107,7 +109,7 @@ def check_languages(languages: list[str] | None) -> list[str] | None:
     return sorted(set(wanted))
 
 
-class LanguageSelector(BaseFilter):
+class LanguageSelector(RemovedBytes, BaseFilter):
     """Sets metadata `language`/`extension` from the path; drops unknown, excluded or unselected ones."""
     name = "language selection"
 

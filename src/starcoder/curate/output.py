@@ -31,6 +31,18 @@ def card_stat(step: PipelineStep, section: str, row: str, nbytes: int | None = N
         step.stat_update(f"card/{section}/{row}/bytes", value=nbytes, unit="bytes")
 
 
+class RemovedBytes:
+    """Mixin for a datatrove BaseFilter: also counts the bytes of what it drops, per reason, for the card."""
+
+    def filter_batch(self, batch: list[Document]) -> list:
+        results = [self.filter(doc) for doc in batch]
+        for doc, res in zip(batch, results):
+            if isinstance(res, tuple) and not res[0] and len(res) > 1:
+                size = doc.metadata.get("size") or len(doc.text.encode("utf-8"))
+                self.stat_update(f"card/removed/{res[1]}/bytes", value=size, unit="bytes")
+        return results
+
+
 class CardStats(PipelineStep):
     """Counts the files and bytes that reach the output, per language and per licence."""
     name = "kept files"

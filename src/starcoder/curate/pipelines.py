@@ -151,7 +151,7 @@ def build_stages(opts: CurateOptions, units=None) -> list[Stage]:
     if opts.keep_removed:
         for f in filters:
             f.exclusion_writer = removed(f.name.replace(" ", "_").replace("/", "_"))
-    scan = [RepositoryReader(units, limit=opts.limit), *gov.early, LicenseClassifier(),
+    scan = [RepositoryReader(units, limit=opts.limit, skipped_writer=removed("skipped")), *gov.early, LicenseClassifier(),
             LanguageSelector(opts.languages, exclusion_writer=removed("language")), *filters, StageWriter(docs)]
     write = [StageReader(docs, decisions), LicenseFilter(exclusion_writer=removed("license")),
              ExactDedupFilter(exclusion_writer=removed("exact_dedup")), *gov.steps, CardStats(),

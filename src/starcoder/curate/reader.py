@@ -6,6 +6,7 @@ and license (the SPDX expression for that path, "" when none). Skipped files are
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -70,15 +71,24 @@ class RepositoryReader(PipelineStep):
     name = "sources"
     type = "📖 - READER"
 
-    def __init__(self, units: list[SourceUnit], limit: int = -1):
+    def __init__(self, units: list[SourceUnit], limit: int = -1, skipped_writer=None):
         super().__init__()
         self.units = list(units)
         self.limit = limit  # at most this many documents per task (-1: all)
+        self.skipped_writer = skipped_writer  # a datatrove writer: one record (no text) per skipped file
 
-    def _doc(self, unit_repo: str, path: str, data: bytes, stars: int, license: str | None, hexsha: str | None = None):
+    def _skip(self, repo: str, path: str, size: int, reason: str, rank: int) -> None:
+        self.stat_update(f"dropped_{reason}")
+        self.stat_update(f"card/removed/{reason}/bytes", value=size, unit="bytes")
+        if self.skipped_writer is not None:
+            self.skipped_writer.write(Document(text="", id=f"{repo}:{path}", metadata={
+                "repo": repo, "path": path, "size": size, "filter_reason": reason}), rank)
+
+    def _doc(self, unit_repo: str, path: str, data: bytes, stars: int, license: str | None, hexsha: str | None = None,
+             rank: int = 0):
         text, reason = decode_text(data)
         if reason:
-            self.stat_update(f"dropped_{reason}")
+            self._skip(unit_repo, path, len(data), reason, rank)
             return None
         self.stat_update("documents")
         self.stat_update("bytes", value=len(data), unit="bytes")
@@ -86,7 +96,7 @@ class RepositoryReader(PipelineStep):
             "repo": unit_repo, "path": path, "size": len(data), "hexsha": hexsha or git_blob_sha(data),
             "stars": int(stars or 0), "license": license or ""})
 
-    def _read_repo(self, unit: SourceUnit) -> Iterator[Document]:
+    def _read_repo(self, unit: SourceUnit, rank: int) -> Iterator[Document]:
         lic_files = {}
         for raw in iter_files(unit, only=wants_file):
             if raw.data is not None:
@@ -96,28 +106,29 @@ class RepositoryReader(PipelineStep):
         licenses = RepoLicenses.build(lic_files, unit.declared_license, unit.license_authoritative)
         for raw in iter_files(unit):
             if raw.skip:
-                self.stat_update(f"dropped_{raw.skip}")
+                self._skip(unit.repo, raw.path, raw.size, raw.skip, rank)
                 continue
             text_head = raw.data[:4096].decode("utf-8", errors="ignore")
-            doc = self._doc(unit.repo, raw.path, raw.data, unit.stars, licenses.for_path(raw.path, text_head), raw.hexsha)
+            doc = self._doc(unit.repo, raw.path, raw.data, unit.stars, licenses.for_path(raw.path, text_head), raw.hexsha,
+                            rank)
             if doc is not None:
                 yield doc
 
-    def _read_dataset(self, unit: SourceUnit) -> Iterator[Document]:
+    def _read_dataset(self, unit: SourceUnit, rank: int) -> Iterator[Document]:
         for n, row in enumerate(_dataset_rows(unit.path)):
             content = row.get("content")
             if not isinstance(content, str):
                 raise ValueError(f"{unit.path}: row {n} has no string `content` column; datasets need `content` "
                                  f"plus repo/path metadata (The Stack's max_stars_repo_* names are understood)")
             data = content.encode("utf-8")
+            repo = str(_first(row, _REPO_COLS) or Path(unit.path).name)
+            path = str(_first(row, _PATH_COLS) or f"row-{n}")
             if len(data) > MAX_FILE_BYTES:
-                self.stat_update(f"dropped_{SKIP_TOO_LARGE}")
+                self._skip(repo, path, len(data), SKIP_TOO_LARGE, rank)
                 continue
             lic = _first(row, _LICENSE_COLS)
             lic = combine_and(normalise(x) for x in lic) if isinstance(lic, (list, tuple)) else normalise(lic)
-            repo = str(_first(row, _REPO_COLS) or Path(unit.path).name)
-            path = str(_first(row, _PATH_COLS) or f"row-{n}")
-            doc = self._doc(repo, path, data, _first(row, _STARS_COLS) or 0, lic, row.get("hexsha"))
+            doc = self._doc(repo, path, data, _first(row, _STARS_COLS) or 0, lic, row.get("hexsha"), rank)
             if doc is not None:
                 yield doc
 
@@ -125,11 +136,12 @@ class RepositoryReader(PipelineStep):
         if data:
             yield from data
         count = 0
-        for unit in self.units[rank::world_size]:
-            docs = self._read_dataset(unit) if unit.kind == "dataset" else self._read_repo(unit)
-            for doc in docs:
-                if 0 <= self.limit <= count:
-                    return
-                count += 1
-                with self.track_time():
-                    yield doc
+        with self.skipped_writer if self.skipped_writer is not None else contextlib.nullcontext():
+            for unit in self.units[rank::world_size]:
+                docs = self._read_dataset(unit, rank) if unit.kind == "dataset" else self._read_repo(unit, rank)
+                for doc in docs:
+                    if 0 <= self.limit <= count:
+                        return
+                    count += 1
+                    with self.track_time():
+                        yield doc
