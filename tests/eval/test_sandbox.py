@@ -55,6 +55,23 @@ def test_canonical_passes_and_isolation_is_reported():
         assert {"net", "pid", "mount", "read-only-fs", "uid"} <= set(r.isolation)
 
 
+def test_ordinary_library_code_still_works():
+    # the refusals must not break what completions legitimately use (numpy loads without ctypes)
+    r = run("""
+        import collections, threading, typing
+        import numpy as np
+        assert np.arange(4).sum() == 6
+        T = typing.TypeVar("T")
+        Point = collections.namedtuple("Point", "x y")
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+        with open("scratch.txt", "w") as f:  # the working directory is writable
+            f.write("ok")
+    """)
+    assert (r.passed, r.result) == (True, "passed")
+
+
 def test_wrong_solution_fails_with_the_exception_name():
     r = run("", with_solution=False)
     assert not r.passed and r.result.startswith("failed: AssertionError")

@@ -5,8 +5,9 @@ tests + ``check(...)``) with exec, and only when exec returns normally asks its 
 write the token to the report pipe. What keeps the program from printing the token itself:
 
 - the token lives only in the audit hook's closure; the hook object is unreachable (no API lists
-  audit hooks) and the hook refuses gc.get_objects/get_referrers/get_referents, ctypes, tracing
-  and profiling (which could rewrite the runner's frame), and opening any /proc/*/mem;
+  audit hooks) and the hook refuses gc.get_objects/get_referrers/get_referents, importing ctypes
+  (arbitrary memory access), tracing and profiling (which could rewrite the runner's frame), and
+  opening any /proc/*/mem;
 - the hook writes the token only when the event comes from the runner's own frame, which reaches
   that line only after exec returned: an exception (SystemExit included) never gets there;
 - the process is made non-dumpable, so child processes cannot read its memory either;
@@ -23,7 +24,6 @@ def _protect(token, report_fd, runner_frame):
     getframe, write, realpath, fsdecode = sys._getframe, os.write, os.path.realpath, os.fsdecode
     refused = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
                          "sys.setprofile", "sys._current_frames", "sys._current_exceptions"})
-    refused_prefixes = ("ctypes.", "socket.")
     state = {"done": False}
 
     def hook(event, args):
@@ -32,8 +32,14 @@ def _protect(token, report_fd, runner_frame):
                 state["done"] = True
                 write(report_fd, ("passed " + token + "\n").encode())
             return
-        if event in refused or event.startswith(refused_prefixes):
+        if event in refused:
             raise RuntimeError(f"sandbox: {event} is not allowed")
+        if event.startswith("ctypes.") or (event == "import" and args and isinstance(args[0], str)
+                                           and args[0].partition(".")[0] in ("ctypes", "_ctypes")):
+            # arbitrary memory access; ImportError lets libraries that can do without it (numpy) load
+            raise ImportError("sandbox: ctypes is not available")
+        if event.startswith("socket."):
+            raise PermissionError(f"sandbox: no network ({event})")
         if event == "open" and args and isinstance(args[0], (str, bytes)):
             path = realpath(fsdecode(args[0]))
             if path.startswith("/proc/") and path.rsplit("/", 1)[-1] in ("mem", "environ", "map_files"):
