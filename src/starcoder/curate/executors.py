@@ -44,3 +44,30 @@ def ray_session(address: str | None, workers: int):
 def incomplete_tasks(logging_dir: Path, tasks: int) -> list[int]:
     done = {p.name for p in (logging_dir / "completions").glob("*")} if (logging_dir / "completions").is_dir() else set()
     return [r for r in range(tasks) if f"{r:05d}" not in done]
+
+
+@contextlib.contextmanager
+def task_progress(logging_dir: Path, tasks: int, desc: str, enabled: bool = True):
+    """A tqdm bar of a stage's completed tasks, fed by its completion markers (works for any executor)."""
+    import threading
+
+    from tqdm import tqdm
+    if not enabled:
+        yield
+        return
+    bar = tqdm(total=tasks, desc=desc, unit="task", leave=False)
+    stop = threading.Event()
+
+    def poll():
+        while not stop.wait(0.5):
+            bar.n = tasks - len(incomplete_tasks(logging_dir, tasks))
+            bar.refresh()
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        bar.n = tasks - len(incomplete_tasks(logging_dir, tasks))
+        bar.close()

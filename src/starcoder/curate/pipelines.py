@@ -181,7 +181,7 @@ def run(opts: CurateOptions, overwrite: bool = False, progress: bool = True, uni
     from tqdm import tqdm
 
     from starcoder.curate.card import write_card
-    from starcoder.curate.executors import incomplete_tasks, make_executor, ray_session
+    from starcoder.curate.executors import incomplete_tasks, make_executor, ray_session, task_progress
     opts.validate()
     out = Path(opts.out)
     logs = out / "logs"
@@ -193,7 +193,8 @@ def run(opts: CurateOptions, overwrite: bool = False, progress: bool = True, uni
         for stage in bar:
             bar.set_postfix_str(f"{stage.name} ({stage.tasks} task{'s' * (stage.tasks > 1)})")
             executor = make_executor(opts.executor, stage.pipeline, stage.tasks, opts.workers, logs / stage.name)
-            executor.run()
+            with task_progress(logs / stage.name, stage.tasks, f"  {stage.name}", enabled=progress):
+                executor.run()
             missing = incomplete_tasks(logs / stage.name, stage.tasks)
             if missing:
                 raise RuntimeError(f"stage {stage.name!r}: tasks {missing} did not finish; see {logs / stage.name}/logs/; "
