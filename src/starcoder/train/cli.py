@@ -1,6 +1,7 @@
 """`starcoder tokenizer train`, `starcoder tokenize` and `starcoder train`."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def train(args) -> int:
         print(f"starcoder train: {e}", file=sys.stderr)
         return 2
     result = run(cfg, resume=args.resume)
-    if result.get("loss") is not None:
+    if result.get("loss") is not None and os.environ.get("RANK", "0") == "0":
         extra = f", held-out loss {result['val_loss']:.4f}, {result['val_bpb']:.3f} bits/byte" if "val_loss" in result else ""
         print(f"step {result.get('step')}: loss {result['loss']:.4f}{extra}")
     return 0
