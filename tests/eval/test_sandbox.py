@@ -368,3 +368,73 @@ def test_unprivileged_evaluator_uses_a_user_namespace():
     assert not out["exit"][0] and not out["write"][0] and not out["fork"][0]
     assert "Read-only file system" in out["write"][1]
     assert not os.path.exists("/tmp/starcoder-unprivileged-escape")
+
+
+NO_USERNS = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe(); r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+        os._exit(90)
+    os.write(w, b"x"); os.read(r2, 1)
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:  # no namespaces below this one
+        f.write("0")
+    os.setgroups([]); os.setgid(65534); os.setuid(65534)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.read(r, 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{pid}/{name}", "w") as f:
+        f.write("0 0 65536")
+os.write(w2, b"x")
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+NO_NS_PROBE = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("sandbox_probe", sys.argv[1])
+sb = importlib.util.module_from_spec(spec); sys.modules["sandbox_probe"] = sb; spec.loader.exec_module(sb)
+out = {}
+for iso, name, prog in [("auto", "ok", "x = 1"), ("auto", "exit", "import os; os._exit(0)"),
+                        ("auto", "loop", "while True: pass"), ("strict", "strict", "x = 1")]:
+    r = sb.Sandbox(sb.SandboxConfig(timeout=1, python=sys.executable, isolation=iso)).run(prog)
+    out[name] = [r.passed, r.result, list(r.isolation)]
+print(json.dumps(out))
+"""
+
+
+def test_without_namespaces_auto_falls_back_and_strict_refuses():
+    """An unprivileged evaluator in a user namespace that may not create namespaces: `auto` runs
+    with rlimits + token only and says so; `strict` refuses every program."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    import starcoder.eval.sandbox as sandbox_module
+
+    if os.geteuid() != 0:  # cannot build that situation without root: strict must still be honest
+        r = Sandbox(SandboxConfig(timeout=TIMEOUT, isolation="strict")).run("x = 1")
+        assert r.passed == ({"net", "pid", "mount"} <= set(r.isolation))
+        return
+    python = sys.executable if _reachable_by_everyone(sys.executable) else "/usr/bin/python3"
+    folder = tempfile.mkdtemp(prefix="starcoder-probe-")
+    try:
+        os.chmod(folder, 0o755)
+        for name in ("sandbox.py", "_launcher.py", "_runner.py"):
+            shutil.copy(os.path.join(os.path.dirname(sandbox_module.__file__), name), folder)
+        for name, text in (("no_userns.py", NO_USERNS), ("probe.py", NO_NS_PROBE)):
+            with open(os.path.join(folder, name), "w") as f:
+                f.write(text)
+        proc = subprocess.run([sys.executable, os.path.join(folder, "no_userns.py"), python,
+                               os.path.join(folder, "probe.py"), os.path.join(folder, "sandbox.py")],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(folder)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] == [True, "passed", []]
+    assert out["exit"][0] is False and out["loop"][:2] == [False, "timed out"]
+    assert out["strict"][0] is False and "SandboxError: --isolation strict needs" in out["strict"][1]
