@@ -114,3 +114,18 @@ def test_filter_counts_reasons_in_stats():
     kept = list(f.run(iter(docs)))
     assert [d.metadata["path"] for d in kept] == ["b.json"]
     assert f.stats["dropped_data_file_size"].total == 1
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_fast_fractions_match_str_methods(text):
+    alpha = sum(c.isalpha() for c in text)
+    digits = sum(c.isdigit() for c in text)
+    expected = ((alpha + digits) / len(text), alpha / len(text)) if text else (0.0, 0.0)
+    assert F.char_fractions(text) == expected
+    lines = text.splitlines() or [""]
+    assert F.line_stats(text) == (max(len(x) for x in lines), sum(len(x) for x in lines) / len(lines))

@@ -34,25 +34,27 @@ def _rule(doc: Document) -> ExtensionRule | None:
 def line_stats(text: str) -> tuple[int, float]:
     """(longest line, mean line length) in characters; lines split on \\n, a final newline adds no line."""
     lines = text.splitlines() or [""]
-    lengths = [len(x) for x in lines]
-    return max(lengths), sum(lengths) / len(lengths)
+    return max(map(len, lines)), sum(map(len, lines)) / len(lines)
 
 
 _ALPHA_BYTES = bytes(c for c in range(128) if chr(c).isalpha())
 _DIGIT_BYTES = bytes(c for c in range(128) if chr(c).isdigit())
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 
 
 def char_fractions(text: str) -> tuple[float, float]:
     """(alphanumeric fraction, alphabetic fraction) of all characters (str.isalpha/isdigit); (0, 0) if empty."""
     if not text:
         return 0.0, 0.0
-    if text.isascii():  # fast path: bytes.translate deletes at memory speed
-        b = text.encode("ascii")
-        alpha = len(b) - len(b.translate(None, _ALPHA_BYTES))
-        digits = len(b) - len(b.translate(None, _DIGIT_BYTES))
-    else:
-        alpha = sum(map(str.isalpha, text))
-        digits = sum(map(str.isdigit, text))
+    # ASCII letters/digits counted on the UTF-8 bytes with bytes.translate (memory speed; multi-byte
+    # sequences are >= 0x80 and never match), the non-ASCII characters one by one with str methods
+    b = text.encode("utf-8", errors="surrogatepass")
+    alpha = len(b) - len(b.translate(None, _ALPHA_BYTES))
+    digits = len(b) - len(b.translate(None, _DIGIT_BYTES))
+    if not text.isascii():
+        rest = _ASCII_RUNS.sub("", text)
+        alpha += sum(map(str.isalpha, rest))
+        digits += sum(map(str.isdigit, rest))
     return (alpha + digits) / len(text), alpha / len(text)
 
 
