@@ -1,13 +1,11 @@
 """Fixture repositories for the curation tests (a small mirror laid out OWNER/REPO/...)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # license_texts
-from license_texts import AGPL, APACHE, BSD_3, GPL_3, ISC, LGPL_3, MIT, MPL  # noqa: E402
+from tests.curate.license_texts import AGPL, APACHE, BSD_3, GPL_3, ISC, LGPL_3, MIT, MPL
 
 PY = "def add(a, b):\n    return a + b\n"
 

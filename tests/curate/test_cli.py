@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from helpers import rows
+from tests.curate.helpers import rows
 
 from starcoder.curate.pyenv import STDLIB_LICENSE, STDLIB_REPO, python_env_units
 

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import write
-from helpers import card_counts, rows
-from license_texts import MIT
+from tests.curate.conftest import write
+from tests.curate.helpers import card_counts, rows
+from tests.curate.license_texts import MIT
 
 from starcoder.curate.pipelines import CurateOptions, run
 

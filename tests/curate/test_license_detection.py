@@ -1,7 +1,7 @@
 """The licence detector measured on a labelled set (>= 15 licences x 5 variations)."""
 from __future__ import annotations
 
-from license_texts import NON_PERMISSIVE, PERMISSIVE, variations
+from tests.curate.license_texts import NON_PERMISSIVE, PERMISSIVE, variations
 
 from starcoder.curate.license_policy import NON_PERMISSIVE as NONP, PERMISSIVE as PERM, classify, license_ids
 from starcoder.curate.license_text import detect

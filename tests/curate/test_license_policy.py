@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from license_texts import GPL_3, MIT
+from tests.curate.license_texts import GPL_3, MIT
 
 from starcoder.curate.license_meta import declared_licenses
 from starcoder.curate.license_policy import NO_LICENSE, NON_PERMISSIVE, PERMISSIVE, allowlist, classify, normalise

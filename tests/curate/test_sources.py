@@ -8,8 +8,8 @@ import zipfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import write
-from license_texts import GPL_3, MIT
+from tests.curate.conftest import write
+from tests.curate.license_texts import GPL_3, MIT
 
 from starcoder.curate.manifest import Manifest
 from starcoder.curate.reader import RepositoryReader, git_blob_sha

@@ -1,13 +1,11 @@
 """One fixture dataset of real source files and one index over it, shared by the index tests."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from corpus import make_corpus, write_dataset  # noqa: E402
+from tests.index.corpus import make_corpus, write_dataset
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from corpus import write_dataset
+from tests.index.corpus import write_dataset
 from starcoder.index import DatasetIndex, IndexConfig, apply_optout, build_index
 
 
