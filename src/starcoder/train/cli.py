@@ -22,8 +22,12 @@ def tokenizer_train(args) -> int:
     from starcoder.tokenizer import Tokenizer
 
     texts = (r["content"] for r in iter_rows(args.dataset, columns=["content"]) if r["content"])
-    tok = Tokenizer.train(islice(texts, args.max_docs), vocab_size=args.vocab_size,
-                          min_frequency=args.min_frequency, show_progress=sys.stderr.isatty())
+    try:
+        tok = Tokenizer.train(islice(texts, args.max_docs), vocab_size=args.vocab_size,
+                              min_frequency=args.min_frequency, show_progress=sys.stderr.isatty())
+    except (ValueError, FileNotFoundError) as e:
+        print(f"starcoder tokenizer train: {e}", file=sys.stderr)
+        return 2
     tok.save(args.out)
     print(f"wrote {Path(args.out) / 'tokenizer.json'} ({tok.vocab_size} entries)")
     return 0
@@ -100,7 +104,11 @@ def train(args) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"starcoder train: {e}", file=sys.stderr)
         return 2
-    result = run(cfg, resume=args.resume)
+    try:
+        result = run(cfg, resume=args.resume)
+    except (ValueError, FileNotFoundError) as e:  # bad shards, config, checkpoint: say what to fix
+        print(f"starcoder train: {e}", file=sys.stderr)
+        return 2
     if result.get("loss") is not None and os.environ.get("RANK", "0") == "0":
         extra = f", held-out loss {result['val_loss']:.4f}, {result['val_bpb']:.3f} bits/byte" if "val_loss" in result else ""
         print(f"step {result.get('step')}: loss {result['loss']:.4f}{extra}")
