@@ -11,9 +11,10 @@ from pathlib import Path
 
 def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: Path):
     if kind == "local":
+        # forkserver, not fork: workers must not inherit the parent's threads (progress bars) and their locks
         from datatrove.executor import LocalPipelineExecutor
         return LocalPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
-                                     logging_dir=str(logging_dir), start_method="fork")
+                                     logging_dir=str(logging_dir), start_method="forkserver")
     if kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
         return RayPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
