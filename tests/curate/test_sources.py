@@ -107,3 +107,13 @@ def test_bad_sources_say_what_to_do(tmp_path):
     (tmp_path / "f.docx").write_text("x")
     with pytest.raises(ValueError, match="unknown kind"):
         discover_units([str(tmp_path / "f.docx")])
+
+
+def test_mirror_of_archives_and_git_dirs(tmp_path):
+    write(tmp_path / "stage" / "x-main", {"LICENSE": MIT, "a.py": "x = 1\n"})
+    (tmp_path / "m" / "acme").mkdir(parents=True)
+    with tarfile.open(tmp_path / "m" / "acme" / "x.tar.gz", "w:gz") as t:
+        t.add(tmp_path / "stage" / "x-main", arcname="x-main")
+    _git_repo(tmp_path / "m" / "bob" / "y")
+    units = discover_units([str(tmp_path / "m")])
+    assert [(u.repo, u.kind) for u in units] == [("acme/x", "archive"), ("bob/y", "git")]

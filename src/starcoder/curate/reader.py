@@ -2,7 +2,7 @@
 
 Document.text is the file's content; metadata holds repo, path, size, hexsha (git blob id), stars
 and license (the SPDX expression for that path, "" when none). Skipped files are counted as
-`dropped_<reason>` (too_large, binary, not_utf8, vcs_dir, not_regular_file).
+`dropped_<reason>` (too_large, binary, not_utf8, vcs_dir, bytecode_cache_dir, not_regular_file).
 """
 from __future__ import annotations
 

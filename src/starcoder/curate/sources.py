@@ -7,6 +7,7 @@ of a repository as `RawFile`s, in a stable order, with skipped entries reported 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import tarfile
 import zipfile
@@ -25,6 +26,7 @@ SKIP_TOO_LARGE = "too_large"
 SKIP_BINARY = "binary"
 SKIP_NOT_UTF8 = "not_utf8"
 SKIP_VCS = "vcs_dir"
+SKIP_CACHE = "bytecode_cache_dir"  # __pycache__: compiled .pyc files only
 SKIP_SPECIAL = "not_regular_file"
 
 
@@ -72,7 +74,7 @@ def _is_mirror(p: Path) -> bool:
         return False
     children = [c for c in p.iterdir() if not c.name.startswith(".")]
     return bool(children) and all(c.is_dir() and not _is_git_dir(c) for c in children) and all(
-        any(g.is_dir() for g in c.iterdir()) for c in children)
+        any(g.is_dir() or _has_suffix(g, ARCHIVE_SUFFIXES) for g in c.iterdir()) for c in children)
 
 
 def _unit_for(p: Path, repo: str, manifest: Manifest | None) -> SourceUnit:
@@ -117,7 +119,7 @@ def _iter_dir(root: Path, exclude: tuple[str, ...] = (), only=None) -> Iterator[
             if d == ".git" or (not rel_dir and d in exclude) or d == "__pycache__":
                 dirnames.remove(d)
                 if only is None and d in (".git", "__pycache__"):
-                    yield RawFile(rel_dir + d, 0, skip=SKIP_VCS if d == ".git" else SKIP_BINARY)
+                    yield RawFile(rel_dir + d, 0, skip=SKIP_VCS if d == ".git" else SKIP_CACHE)
         dirnames.sort()
         for name in sorted(filenames):
             if only is None or only(rel_dir + name):
@@ -129,8 +131,7 @@ def _read_path(full: Path, rel: str) -> RawFile:
         st = os.stat(full, follow_symlinks=False)
     except OSError:
         return RawFile(rel, 0, skip=SKIP_SPECIAL)
-    import stat as _stat
-    if not _stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode):
         return RawFile(rel, 0, skip=SKIP_SPECIAL)
     if st.st_size > MAX_FILE_BYTES:
         return RawFile(rel, st.st_size, skip=SKIP_TOO_LARGE)
