@@ -117,3 +117,11 @@ def test_mirror_of_archives_and_git_dirs(tmp_path):
     _git_repo(tmp_path / "m" / "bob" / "y")
     units = discover_units([str(tmp_path / "m")])
     assert [(u.repo, u.kind) for u in units] == [("acme/x", "archive"), ("bob/y", "git")]
+
+
+def test_manifest_path_marks_a_folder_only_repo_as_one_repository(tmp_path):
+    write(tmp_path / "proj" / "src" / "pkg", {"a.py": "x = 1\n"})
+    assert [u.repo for u in discover_units([str(tmp_path / "proj")])] == ["src/pkg"]  # looks like a mirror
+    (tmp_path / "m.csv").write_text("repo,path\nacme/proj,proj\n")
+    units = discover_units([str(tmp_path / "proj")], Manifest.load(tmp_path / "m.csv"))
+    assert [(u.repo, u.kind) for u in units] == [("acme/proj", "dir")]

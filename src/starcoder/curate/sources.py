@@ -101,7 +101,7 @@ def discover_units(sources: list[str], manifest: Manifest | None = None) -> list
         elif p.is_file():
             raise ValueError(f"source {s} is a file of an unknown kind; expected an archive "
                              f"({', '.join(ARCHIVE_SUFFIXES)}) or a dataset ({', '.join(DATASET_SUFFIXES)})")
-        elif _is_mirror(p):
+        elif _is_mirror(p) and not (manifest and manifest.lookup(path=p)):  # a manifest path names one repository
             for owner in sorted(c for c in p.iterdir() if c.is_dir() and not c.name.startswith(".")):
                 for repo in sorted(c for c in owner.iterdir() if not c.name.startswith(".")):
                     if repo.is_dir() or _has_suffix(repo, ARCHIVE_SUFFIXES):
