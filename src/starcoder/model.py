@@ -72,6 +72,9 @@ class Attention(nn.Module):
             q, k, v = qkv.view(B, T, self.n_head, 3 * self.head_dim).transpose(1, 2).split(self.head_dim, dim=3)
         if cache is not None:
             k, v = cache.update(slots, k, v)  # (B, n_kv, S, hd)
+            if T <= 8 and mask is not None and not self.training:
+                y = self._few_query_attention(q, k, v, mask).transpose(1, 2).reshape(B, T, C)
+                return self.resid_dropout(self.c_proj(y))
         if self.multi_query:
             k = k.expand(B, self.n_head, k.shape[2], self.head_dim)
             v = v.expand(B, self.n_head, v.shape[2], self.head_dim)
@@ -81,6 +84,18 @@ class Attention(nn.Module):
             dropout_p=self.attn_pdrop if self.training else 0.0, scale=self.scale)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+
+    def _few_query_attention(self, q, k, v, mask):
+        """Decoding: a few queries against the cache with plain matmuls. MQA queries of all heads
+        share the one key head, so they go through one matmul without expanding k and v."""
+        B, nh, T, hd = q.shape
+        kv, S = k.shape[1], k.shape[2]
+        q = (q * self.scale).reshape(B, kv, (nh // kv) * T, hd)
+        s = torch.matmul(q, k.transpose(-1, -2)).view(B, nh, T, S)
+        s = torch.where(mask, s, float("-inf"))  # mask (B, 1, T, S)
+        p = torch.softmax(s, -1, dtype=torch.float32).to(v.dtype)
+        return torch.matmul(p.view(B, kv, (nh // kv) * T, S), v).view(B, nh, T, hd)
 
 
 class MLP(nn.Module):

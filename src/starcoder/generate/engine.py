@@ -48,10 +48,11 @@ class Generator:
         ref = model.transformer.wpe.weight
         self.dtype, self.device = ref.dtype, ref.device
         self.eos_id = tokenizer.eos_token_id if tokenizer is not None else model.config.eos_token_id
-        self.kernels = 0
-        if kernels:
+        self.kernels, self.plan = 0, None
+        if kernels and not compile:  # the C kernels are opaque to torch.compile
             from starcoder.generate import kernels as k
             self.kernels = k.accelerate(model)
+            self.plan = k.DecodePlan.build(model)
         self.compiled = compile
         self._forward = torch.compile(model, dynamic=False, fullgraph=False) if compile else model
         self.last_completion: Completion | None = None
@@ -206,7 +207,10 @@ class Generator:
         for step in range(1, config.max_new_tokens):
             slot = L + step - 1
             m = (valid & (ar <= slot))[:, None, None, :]  # (B, 1, 1, S)
-            logits = self._forward(nxt[:, None], pos, caches, ar[slot:slot + 1], m)[:, -1]
+            if self.plan is not None:
+                logits = self.plan.step(nxt[:, None], pos, caches, slot, m)
+            else:
+                logits = self._forward(nxt[:, None], pos, caches, ar[slot:slot + 1], m)[:, -1]
             nxt = sampler(logits)
             sampler.observe(nxt[:, None])
             pos = pos + 1
