@@ -250,13 +250,23 @@ Creative Commons Corporation ("Creative Commons") is not a law firm. You may not
 NonCommercial purposes.
 """
 
+APACHE_COMMONS_CLAUSE = APACHE_NOTICE + """
+"Commons Clause" License Condition v1.0
+
+The Software is provided to you by the Licensor under the License, as defined below, subject to the following
+condition. Without limiting other conditions in the License, the grant of rights under the License will not
+include, and the License does not grant to you, the right to Sell the Software.
+"""
+APACHE_NONCOMMERCIAL = APACHE + "\nAdditional condition: the Work may be used for non-commercial purposes only.\n"
+
 PERMISSIVE = {"MIT": MIT, "BSD-2-Clause": BSD_2, "BSD-3-Clause": BSD_3, "ISC": ISC, "0BSD": ZERO_BSD, "Zlib": ZLIB,
               "Unlicense": UNLICENSE, "BSL-1.0": BSL, "Apache-2.0": APACHE, "Apache-2.0#notice": APACHE_NOTICE,
               "CC0-1.0": CC0, "PSF-2.0": PSF}
 NON_PERMISSIVE = {"GPL-2.0-only": GPL_2, "GPL-3.0-only": GPL_3, "GPL-3.0-or-later": GPL_NOTICE, "AGPL-3.0-only": AGPL,
                   "LGPL-2.1-only": LGPL_21, "LGPL-3.0-only": LGPL_3, "MPL-2.0": MPL, "EPL-2.0": EPL,
                   "LicenseRef-proprietary": PROPRIETARY, "LicenseRef-proprietary#2": PROPRIETARY_2,
-                  "MIT+noncommercial": MIT_NONCOMMERCIAL, "CC-BY-NC-SA-4.0": CC_BY_NC_SA}
+                  "MIT+noncommercial": MIT_NONCOMMERCIAL, "CC-BY-NC-SA-4.0": CC_BY_NC_SA,
+                  "Apache-2.0+Commons-Clause": APACHE_COMMONS_CLAUSE, "Apache-2.0+noncommercial": APACHE_NONCOMMERCIAL}
 
 
 def variations(text: str) -> dict[str, str]:

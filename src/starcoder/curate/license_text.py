@@ -108,12 +108,21 @@ OTHER_NON_PERMISSIVE: list[tuple[str, str]] = [
     ("server side public license", "SSPL-1.0"), ("business source license", "BUSL-1.1"),
     ("sharealike", "CC-BY-SA-4.0"), ("share alike", "CC-BY-SA-4.0"), ("noncommercial", "CC-BY-NC-4.0"),
     ("open software license", "OSL-3.0"), ("gnu free documentation license", "GFDL-1.3-or-later"),
+    # source-available licences, often appended to a permissive text (e.g. Apache-2.0 + Commons Clause)
+    ("commons clause", "LicenseRef-Commons-Clause"), ("elastic license", "Elastic-2.0"),
+    ("polyform", "LicenseRef-PolyForm"), ("confluent community license", "LicenseRef-Confluent-Community"),
+    ("hippocratic license", "Hippocratic-2.1"), ("redis source available license", "LicenseRef-RSAL"),
 ]
 # Extra words that make a permissive-looking text restricted when they are outside a matched template.
 RESTRICTIVE = ("non commercial", "noncommercial", "commercial use", "proprietary", "confidential", "may not",
                "must not", "shall not", "not permitted", "prohibited", "without prior written", "without the express",
                "without written permission", "not be used", "not allowed", "do not", "only for", "personal use",
                "evaluation", "general public license", "copyleft", "same license", "gpl")
+# Checked on the whole text when a permissive licence was recognised by passages only (no coverage to
+# tell licence words from added ones): words none of those licence texts contain.
+STRONG_RESTRICTIVE = ("non commercial", "noncommercial", "commercial use", "commercial purposes", "proprietary",
+                      "confidential", "personal use", "evaluation purposes", "not for resale", "without prior written",
+                      "without the express written", "may not sell", "may not be sold")
 PROPRIETARY_MARKERS = ("all rights reserved", "proprietary", "confidential", "unauthorized copying",
                        "without the express written permission", "without express written permission",
                        "may not be copied", "may not be reproduced", "strictly prohibited", "trade secret")
@@ -222,6 +231,10 @@ def detect(text: str) -> str:
                 covered[start:start + size] = [True] * size
         extra = " " + " ".join(w for w, c in zip(words, covered) if not c) + " "
         if any(f" {r} " in extra for r in RESTRICTIVE):
+            result.append(UNKNOWN)
+    if passage and not restrictive:
+        body = joined.replace(" commercial or non commercial ", " ")  # the Unlicense's own words
+        if any(f" {r} " in body for r in STRONG_RESTRICTIVE):
             result.append(UNKNOWN)
     if not result:
         return PROPRIETARY if any(f" {m} " in joined for m in PROPRIETARY_MARKERS) else UNKNOWN
