@@ -40,7 +40,9 @@ def tokenize_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the metadata-prefix draws (default 0)")
     p.add_argument("--metadata-prob", type=float, default=0.2, help="probability of each metadata field (default 0.2)")
     p.add_argument("--val-fraction", type=float, default=0.03, help="held-out tail of each source (default 0.03)")
-    p.add_argument("--workers", type=int, default=0, help="tokenizer processes (default: all CPUs)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="tokenizer processes (default 1: one process whose Rust tokenizer uses every core; "
+                        "N > 1: N single-threaded processes, better on many-core machines; 0: one per CPU)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -53,7 +53,7 @@ class TokenizeOptions:
     seed: int = 0
     metadata_prob: float = 0.2
     val_fraction: float = 0.03
-    workers: int = 0  # 0: all CPUs
+    workers: int = 1  # 1: in this process, the Rust tokenizer threads over all cores; N: N processes
     batch_rows: int = 256
 
 
@@ -77,8 +77,10 @@ def metadata_ids(tok: Tokenizer, row: dict, rng: np.random.Generator, prob: floa
 _TOK: Tokenizer | None = None
 
 
-def _init_worker(tokenizer_file: str) -> None:
+def _init_worker(tokenizer_file: str, single_thread: bool = False) -> None:
     global _TOK
+    if single_thread:  # one tokenizer thread per worker process: the processes are the parallelism
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _TOK = Tokenizer.from_file(tokenizer_file)
 
 
@@ -127,7 +129,7 @@ def _pool(workers: int, tokenizer_file: str):
 
     # spawn: the Rust tokenizer's thread pool does not survive fork
     return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(tokenizer_file,))
+                               initargs=(tokenizer_file, True))
 
 
 def _ordered_map(pool, jobs, in_flight: int):
@@ -181,7 +183,7 @@ def tokenize_dataset(dataset_dir, tokenizer: Tokenizer, out_dir, opts: TokenizeO
     dtype = token_dtype(tokenizer.vocab_size)
     sources = _sources(Path(dataset_dir))
     n_rows = {s: sum(pq.ParquetFile(f).metadata.num_rows for f in fs) for s, fs in sources.items()}
-    workers = opts.workers or os.cpu_count() or 1
+    workers = opts.workers if opts.workers > 0 else (os.cpu_count() or 1)
     meta = {"format": FORMAT_VERSION, "dtype": np.dtype(dtype).name, "vocab_size": tokenizer.vocab_size,
             "seed": opts.seed, "metadata_prob": opts.metadata_prob, "val_fraction": opts.val_fraction,
             "dataset": str(Path(dataset_dir).resolve()), "sources": {}}
