@@ -4,7 +4,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.curate.conftest import write
 from tests.curate.helpers import rows
+from tests.curate.license_texts import MIT
 
 from starcoder.curate.pyenv import STDLIB_LICENSE, STDLIB_REPO, python_env_units
 
@@ -37,3 +39,13 @@ def test_cli_errors_are_explained(tmp_path):
     assert res.returncode == 2 and "does not exist" in res.stderr
     res = subprocess.run([sys.executable, "-m", "starcoder", "curate", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--keep-removed" in res.stdout and "--executor" in res.stdout
+
+
+def test_cli_one_repository_with_default_options(tmp_path):
+    """The plain `starcoder curate REPO --out DIR` (all steps on): one repository, so one task."""
+    write(tmp_path / "proj", {"LICENSE": MIT, "src/app.py": "def main():\n    print('hello world')\n"})
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "starcoder", "curate", str(tmp_path / "proj"), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert [(r["repo"], r["path"], r["license"]) for r in rows(out)] == [("proj", "src/app.py", "MIT")]

@@ -27,7 +27,8 @@ def _sum_stage(stage_dir: Path) -> list[dict]:
     for st in total.stats:
         values = {}
         for key, metric in st.stats.items():
-            values[key] = metric.total if hasattr(metric, "total") else float(metric)
+            # summed stats are MetricStats; a lone task's stats stay as saved (a number or a dict)
+            values[key] = metric.total if hasattr(metric, "total") else metric["total"] if isinstance(metric, dict) else float(metric)
         out.append({"name": st.name.split(": ", 1)[-1], "stats": values})  # "🔻 - FILTER: xml filter" -> "xml filter"
     return out
 

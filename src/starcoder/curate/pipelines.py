@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from starcoder.curate.dedup import ExactDedupFilter, ExactDedupReduce, LicenseFilter, StageReader, StageWriter
@@ -145,8 +145,10 @@ def build_stages(opts: CurateOptions, units=None) -> list[Stage]:
     work = out / ".work"
     docs, decisions = str(work / "docs"), str(work / "dedup")
     removed = _removed_writer_factory(opts)
-    gov = governance(opts, work, removed)
     units = discover(opts) if units is None else units
+    # no task without a repository: min(--tasks, repositories) depends on the input only, never on --workers
+    opts = replace(opts, tasks=max(1, min(opts.tasks, len(units))))
+    gov = governance(opts, work, removed)
     filters = quality_filters()
     if opts.keep_removed:
         for f in filters:
