@@ -20,7 +20,8 @@ def curate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help=f"tasks run at the same time (default: the CPU count, {os.cpu_count()} here)")
     parser.add_argument("--tasks", type=int, default=4,
-                        help="number of tasks the work is split into (default 4; the output rows do not depend on it)")
+                        help="number of tasks the work is split into (default 4, at most one per repository; "
+                             "the output rows do not depend on it)")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="local processes (default) or Ray (a local instance is started unless --ray-address)")
     parser.add_argument("--ray-address", help="address of a running Ray cluster (e.g. ray://head:10001)")
