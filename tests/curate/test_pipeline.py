@@ -102,3 +102,23 @@ def test_languages_option_and_resume_guard(mirror, tmp_path):
     assert {r["language"] for r in rows(out)} == {"javascript"}
     with pytest.raises(ValueError, match="other options"):
         run(CurateOptions(out=str(out), sources=[str(mirror)], tasks=2, **BASE), progress=False)
+
+
+def test_sharded_reduce_decides_like_one_task(curated, tmp_path):
+    """Exact dedup sharded by hash (one shard per reduce task) gives the decisions of a single task."""
+    import pyarrow.parquet as pq
+
+    from starcoder.curate.dedup import ExactDedupReduce, _decisions
+    out, _ = curated
+    docs = out / ".work" / "docs"
+    n_files = len(list(docs.glob("*.parquet")))
+    results = {}
+    for shards in (1, 4):
+        dest = tmp_path / f"d{shards}"
+        for r in range(shards):
+            list(ExactDedupReduce(str(docs), str(dest), n_files).run(None, r, shards))
+        results[shards] = [_decisions(str(dest / f"{f:05d}"), pq.ParquetFile(docs / f"{f:05d}.parquet").metadata.num_rows)
+                           for f in range(n_files)]
+        assert len(list(dest.glob("*/*.parquet"))) == n_files * shards
+    assert results[1] == results[4]
+    assert any("exact_duplicate" in reasons for reasons, _ in results[1])

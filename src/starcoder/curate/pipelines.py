@@ -5,7 +5,7 @@ markers under OUT/logs/<stage>/ make every stage resumable):
 
   scan   (tasks)  sources -> [early governance] -> licence classification -> language selection
                   -> quality filters -> stage files OUT/.work/docs/<task>.parquet
-  dedup  (1 task) exact dedup reduce over all stage files -> OUT/.work/dedup/<task>.parquet
+  dedup  (tasks)  exact dedup reduce, one hash shard per task -> OUT/.work/dedup/<task>/<shard>.parquet
   [governance stages, if any]
   write  (tasks)  stage files + decisions -> licence filter -> exact dedup filter
                   -> [governance steps] -> card stats -> OUT/data/<language>/<task>.parquet
@@ -158,7 +158,7 @@ def build_stages(opts: CurateOptions, units=None) -> list[Stage]:
     write = [StageReader(docs, decisions), LicenseFilter(exclusion_writer=removed("license")),
              ExactDedupFilter(exclusion_writer=removed("exact_dedup")), *gov.steps, CardStats(),
              DatasetWriter(str(out / "data"))]
-    return [Stage("scan", scan, opts.tasks), Stage("dedup", [ExactDedupReduce(docs, decisions, opts.tasks)], 1),
+    return [Stage("scan", scan, opts.tasks), Stage("dedup", [ExactDedupReduce(docs, decisions, opts.tasks)], opts.tasks),
             *gov.stages, Stage("write", write, opts.tasks)]
 
 
