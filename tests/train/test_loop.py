@@ -136,3 +136,44 @@ def test_lora_adapter_and_merged_checkpoint(tmp_path, pretrained, tiny_shards):
     from starcoder.train.lora import merge_adapter_dir
     merge_adapter_dir(base_dir, tmp_path / "lora/final-adapter", tmp_path / "merged2")
     torch.testing.assert_close(hf_logits(tmp_path / "merged2", ids), ours, atol=1e-4, rtol=1e-4)
+
+
+def test_killed_process_resumes_in_a_new_one(tmp_path, tiny_shards, monkeypatch):
+    """SIGTERM to a real `starcoder train` process, resume elsewhere: the next steps match a run never stopped."""
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    over = ["train.steps=400", "train.micro_batch=8", "train.precision=bf16"]
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump(make_cfg(tiny_shards, tmp_path / "killed", *over).to_dict()))
+    proc = subprocess.Popen([sys.executable, "-m", "starcoder", "train", "--config", str(cfg_file)],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "killed/metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.is_file() and len(losses(tmp_path / "killed")) >= 3:
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "stopped by signal" in out, err[-2000:]
+    k = int((tmp_path / "killed/checkpoints/latest").read_text().strip().removeprefix("step-"))
+    assert 3 <= k < 400
+
+    stop_at = k + 4
+    real_step = Trainer.train_step
+
+    def stop_later(self):
+        m = real_step(self)
+        if self.step == stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return m
+    monkeypatch.setattr(Trainer, "train_step", stop_later)
+    run(make_cfg(tiny_shards, tmp_path / "killed", *over), resume=str(tmp_path / "killed"))
+    run(make_cfg(tiny_shards, tmp_path / "straight", *over))
+    a, b = losses(tmp_path / "straight"), losses(tmp_path / "killed")
+    assert [b[s] for s in range(1, stop_at + 1)] == [a[s] for s in range(1, stop_at + 1)]

@@ -280,7 +280,12 @@ class Trainer:
         return {"loss": total, "grad_norm": gnorm, "lr": lr}
 
     def _on_signal(self, signum, frame):
+        if self._stop_signal is not None:  # a second Ctrl-C: stop now, without a checkpoint
+            raise KeyboardInterrupt
         self._stop_signal = signum
+        if self.info.is_main:
+            print(f"\nsignal {signal.Signals(signum).name}: saving a checkpoint after this step "
+                  f"(press Ctrl-C again to quit without one)", flush=True)
 
     def _stop_requested(self) -> bool:
         flag = torch.tensor([1.0 if self._stop_signal else 0.0])
