@@ -145,7 +145,13 @@ CC0 1.0 Universal
 
     CREATIVE COMMONS CORPORATION IS NOT A LAW FIRM AND DOES NOT PROVIDE LEGAL SERVICES. DISTRIBUTION OF THIS
     DOCUMENT DOES NOT CREATE AN ATTORNEY-CLIENT RELATIONSHIP.
-...
+Statement of Purpose
+
+Certain owners wish to permanently relinquish those rights to a Work for the purpose of contributing to a commons
+of creative, cultural and scientific works ("Commons") that the public can reliably and without fear of later
+claims of infringement build upon, modify, incorporate in other works, reuse and redistribute as freely as
+possible in any form whatsoever and for any purposes, including without limitation commercial purposes.
+
 1. Copyright and Related Rights. A Work made available under CC0 may be protected by copyright and related or
 neighboring rights ("Copyright and Related Rights").
 """

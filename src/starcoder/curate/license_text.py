@@ -123,6 +123,8 @@ RESTRICTIVE = ("non commercial", "noncommercial", "commercial use", "proprietary
 STRONG_RESTRICTIVE = ("non commercial", "noncommercial", "commercial use", "commercial purposes", "proprietary",
                       "confidential", "personal use", "evaluation purposes", "not for resale", "without prior written",
                       "without the express written", "may not sell", "may not be sold")
+_GRANTING_PHRASES = (" commercial or non commercial ", " including without limitation commercial purposes ",
+                     " including commercial applications ")
 PROPRIETARY_MARKERS = ("all rights reserved", "proprietary", "confidential", "unauthorized copying",
                        "without the express written permission", "without express written permission",
                        "may not be copied", "may not be reproduced", "strictly prohibited", "trade secret")
@@ -233,7 +235,9 @@ def detect(text: str) -> str:
         if any(f" {r} " in extra for r in RESTRICTIVE):
             result.append(UNKNOWN)
     if passage and not restrictive:
-        body = joined.replace(" commercial or non commercial ", " ")  # the Unlicense's own words
+        body = joined
+        for own in _GRANTING_PHRASES:  # permissive texts' own words about commercial use
+            body = body.replace(own, " ")
         if any(f" {r} " in body for r in STRONG_RESTRICTIVE):
             result.append(UNKNOWN)
     if not result:
