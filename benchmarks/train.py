@@ -126,7 +126,7 @@ def main() -> None:
           f"MQA, vocab {args.vocab}); batch {args.batch} x {args.seq} tokens; {torch.get_num_threads()} threads")
     print(f"best measured matmul throughput: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s")
     base = statistics.median(times["transformers fp32 (plain)"])
-    print(f"\n| variant | step (ms, median) | tokens/s | MFU vs measured peak | speed-up vs plain transformers |")
+    print("\n| variant | step (ms, median) | tokens/s | MFU vs measured peak | speed-up vs plain transformers |")
     print("|---|---|---|---|---|")
     for name, (_, dt) in variants.items():
         med = statistics.median(times[name])

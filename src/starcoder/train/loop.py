@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import shutil
 import signal
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,7 +30,9 @@ from starcoder.tokenizer import Tokenizer
 from starcoder.train import dist, lora
 from starcoder.train.config import TrainConfig, save_config
 from starcoder.train.data import PackedLoader, heldout_windows, token_byte_lengths
+from starcoder.train.metrics import plot_metrics, truncate_metrics
 from starcoder.train.schedule import warmup_cosine
+from starcoder.train.state import find_checkpoint, full_state, rng_state, set_rng_state
 from starcoder.train.shards import open_shards, read_info
 
 
@@ -97,41 +97,6 @@ def flops_per_token(config: ModelConfig, seq_len: int) -> float:
     return 6 * (non_emb + config.vocab_size * e) + 12 * L * e * seq_len
 
 
-# ---- checkpoints ------------------------------------------------------------------------------
-def _rng_state() -> dict:
-    s = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        s["cuda"] = torch.cuda.get_rng_state_all()
-    return s
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    np.random.set_state(s["numpy"])
-    random.setstate(s["python"])
-    if "cuda" in s and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-
-
-def _full_state(model, optimizer, info: dist.DistInfo) -> tuple[dict, dict]:
-    if info.strategy == "fsdp":
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
-        return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    return dist.unwrap(model).state_dict(), optimizer.state_dict()
-
-
-def find_checkpoint(path) -> Path:
-    """A checkpoint folder, or the latest one of a run folder."""
-    p = Path(path)
-    if (p / "trainer_state.pt").is_file():
-        return p
-    latest = p / "checkpoints" / "latest"
-    if latest.is_file():
-        return p / "checkpoints" / latest.read_text().strip()
-    raise FileNotFoundError(f"{p} holds no checkpoint (no trainer_state.pt, no checkpoints/latest); pass a run's "
-                            f"out_dir or one of its checkpoints/step-* folders")
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: str | None = None):
         self.cfg = cfg
@@ -186,13 +151,13 @@ class Trainer:
         self.step, self.tokens_seen = st["step"], st["tokens_seen"]
         rng = self.ckpt / f"rng-rank{self.info.rank}.pt"
         if rng.is_file():
-            _set_rng_state(torch.load(rng, weights_only=False))
+            set_rng_state(torch.load(rng, weights_only=False))
 
     def save_checkpoint(self) -> Path:
         ck_root = self.out / "checkpoints"
         name = f"step-{self.step:07d}"
         tmp, final = ck_root / (name + ".tmp"), ck_root / name
-        model_sd, optim_sd = _full_state(self.model, self.optimizer, self.info)
+        model_sd, optim_sd = full_state(self.model, self.optimizer, self.info)
         if self.info.is_main:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
@@ -204,12 +169,12 @@ class Trainer:
             torch.save({"step": self.step, "tokens_seen": self.tokens_seen, "optimizer": optim_sd,
                         "scheduler": self.scheduler.state_dict(), "data": self.loader.state_dict(),
                         "config": self.cfg.to_dict()}, tmp / "trainer_state.pt")
-            torch.save(_rng_state(), tmp / "rng-rank0.pt")
+            torch.save(rng_state(), tmp / "rng-rank0.pt")
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
         dist.barrier()
         if not self.info.is_main:  # the folder exists now; every rank adds its RNG state
-            torch.save(_rng_state(), final / f"rng-rank{self.info.rank}.pt")
+            torch.save(rng_state(), final / f"rng-rank{self.info.rank}.pt")
         dist.barrier()
         if self.info.is_main:  # complete: make it the one --resume finds
             (ck_root / "latest").write_text(name + "\n")
@@ -302,7 +267,7 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(self.cfg, self.out / "config.yaml")
-            _truncate_metrics(self.out / "metrics.jsonl", self.step)
+            truncate_metrics(self.out / "metrics.jsonl", self.step)
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         bar = tqdm(total=t.steps, initial=self.step, unit="step", disable=not (main and t.progress), dynamic_ncols=True)
         metrics = open(self.out / "metrics.jsonl", "a", encoding="utf-8") if main else None
@@ -349,7 +314,7 @@ class Trainer:
 
     def save_final(self) -> Path:
         """Write final/ (and final-adapter/ for LoRA); every rank calls it (FSDP gathers the weights)."""
-        model_sd = _full_state(self.model, self.optimizer, self.info)[0] if self.info.strategy == "fsdp" else None
+        model_sd = full_state(self.model, self.optimizer, self.info)[0] if self.info.strategy == "fsdp" else None
         final = self.out / "final"
         if not self.info.is_main:
             return final
@@ -365,37 +330,6 @@ class Trainer:
             lora.apply_lora(merged, self.cfg.lora)
         lora.load_lora_state_dict(merged, lora.lora_state_dict(bare))
         return checkpoint.save(lora.merge_lora(merged), final, tokenizer=self.tokenizer)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """On resume, drop rows logged after the checkpoint (they will be logged again)."""
-    if path.is_file():
-        rows = [line for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
-        path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
-
-
-def plot_metrics(metrics: Path, png: Path) -> None:
-    """Training and held-out loss against step."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(x) for x in metrics.read_text(encoding="utf-8").splitlines() if x.strip()]
-    tr = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    ev = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if tr:
-        ax.plot(*zip(*tr), label="train loss")
-    if ev:
-        ax.plot(*zip(*ev), "o-", label="held-out loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
 
 
 def run(cfg: TrainConfig, resume: str | None = None) -> dict:
