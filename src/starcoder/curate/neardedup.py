@@ -148,6 +148,9 @@ class CodeMinhashSignature(MinhashDedupSignature):
             f.writelines(json.dumps(m) + "\n" for m in meta)
 
 
+DONE_MARKER = "_clusters_done"
+
+
 class NearDedupCluster(PipelineStep):
     """Stage 3 (one task): union-find over the candidate pairs, one keeper per cluster (most stars,
     then smallest id); writes `<output>/<rank>.remove.jsonl` ({id, cluster_size, kept}) per rank."""
@@ -210,6 +213,10 @@ class NearDedupCluster(PipelineStep):
                 with open(tmp, "w") as f:
                     f.writelines(json.dumps(x) + "\n" for x in sorted(removals.get(r, []), key=lambda x: x["id"]))
                 os.replace(tmp, tmp[:-4])
+            # ranks whose scan produced no documents have no meta file and so no remove file:
+            # this marker tells the filter stage that their absence means "nothing to remove"
+            with open(os.path.join(self.output_folder, DONE_MARKER), "w") as f:
+                f.write("done\n")
         return
         yield  # a generator step that yields nothing
 
@@ -232,10 +239,12 @@ class NearDedupFilter(BaseFilter):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         path = os.path.join(self.clusters_folder, f"{rank:05d}.remove.jsonl")
-        if not os.path.exists(path):
+        if not os.path.exists(os.path.join(self.clusters_folder, DONE_MARKER)):
             raise FileNotFoundError(f"{path} is missing: the near-dedup cluster stage did not finish; rerun the command")
-        with open(path) as f:
-            self._remove = {x["id"]: x for x in map(json.loads, f)}
+        self._remove = {}
+        if os.path.exists(path):  # absent: this rank's scan produced no documents
+            with open(path) as f:
+                self._remove = {x["id"]: x for x in map(json.loads, f)}
         yield from super().run(data, rank, world_size)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
