@@ -81,3 +81,16 @@ def test_steps_can_be_switched_off(tmp_path):
     assert len(kept) == 7 and ("carol/fork", "wrap.py") in kept
     config = next(r for r in rows(tmp_path / "out") if r["path"] == "config.py")
     assert "ana.silva@gmail.com" in config["content"]
+
+
+def test_near_dedup_with_a_task_that_keeps_nothing(tmp_path):
+    """A repository whose files are all dropped before near-dedup leaves its task without
+    signatures; the filter stage must treat that as 'nothing to remove', not as a crash."""
+    (tmp_path / "m/alice/proj").mkdir(parents=True)
+    (tmp_path / "m/bob/other").mkdir(parents=True)
+    (tmp_path / "m/alice/proj/x.py").write_text((STDLIB / "shlex.py").read_text())
+    (tmp_path / "m/bob/other/a.xyz").write_text("not a known extension\n")
+    for repo in ("alice/proj", "bob/other"):
+        (tmp_path / "m" / repo / "LICENSE").write_text(MIT)
+    assert main(["curate", str(tmp_path / "m"), "--out", str(tmp_path / "out"), "--tasks", "2"]) == 0
+    assert [(r["repo"], r["path"]) for r in rows(tmp_path / "out")] == [("alice/proj", "x.py")]
