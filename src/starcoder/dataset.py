@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-COLUMNS = ("content", "repo", "path", "language", "extension", "license", "stars", "size", "hexsha")
+COLUMNS = ("content", "repo", "path", "language", "extension", "license", "stars", "size", "hexsha", "repos")
 
 
 def dataset_files(dataset_dir: str | Path) -> list[Path]:
