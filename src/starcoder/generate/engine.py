@@ -56,6 +56,7 @@ class Generator:
         self.compiled = compile
         self._forward = torch.compile(model, dynamic=False, fullgraph=False) if compile else model
         self.last_completion: Completion | None = None
+        self.prefill_chunk = 512  # prompt tokens per prefill forward pass
 
     # public API
     def generate(self, prompts: list[str], config: GenerationConfig | None = None) -> list[Completion]:
@@ -196,7 +197,11 @@ class Generator:
         sampler.observe(ids, valid[:, :L])
 
         t0 = time.perf_counter()
-        logits = self._forward(ids, pos, caches, ar[:L], mask[:, None], logits_at=-1)[:, -1]
+        # prefill in chunks: activations and attention scratch stay bounded for long prompts
+        for a in range(0, L, self.prefill_chunk):
+            b = min(a + self.prefill_chunk, L)
+            logits = self._forward(ids[:, a:b], pos[:, a:b], caches, ar[a:b], mask[:, None, a:b],
+                                   logits_at=-1)[:, -1]
         nxt = sampler(logits)
         sampler.observe(nxt[:, None])
         chosen = nxt.tolist()
