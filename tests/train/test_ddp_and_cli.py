@@ -76,6 +76,11 @@ def test_cli_tokenizer_tokenize_train(tmp_path, make_dataset, capsys):
     saved = yaml.safe_load((tmp_path / "run/config.yaml").read_text())
     assert saved["train"]["steps"] == 3 and saved["optim"]["lr"] == 1e-3 and saved["train"]["micro_batch"] == 1
     assert (tmp_path / "run/final/model.safetensors").is_file()
+    # continue the finished run for two more steps: `--resume` followed by an override is not a path
+    assert cli_main(["train", "--config", str(cfg), "--shards", str(tmp_path / "sh"), "--out", str(tmp_path / "run"),
+                     "--steps", "5", "train.micro_batch=1", "--resume", "optim.lr=1e-3"]) == 0
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [s for s in steps] == [1, 2, 3, 3, 4, 5, 5]  # (the held-out rows at steps 3 and 5)
     # bad input: a message that says what to fix, exit code 2
     assert cli_main(["train", "--config", str(cfg), "--shards", str(tmp_path / "sh"), "train.stepz=3"]) == 2
     assert "unknown key(s) ['stepz']" in capsys.readouterr().err

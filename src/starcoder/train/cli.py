@@ -93,6 +93,9 @@ def train(args) -> int:
     from starcoder.train.loop import run
 
     over = list(args.overrides)
+    if args.resume and "=" in args.resume and not Path(args.resume).exists():  # `--resume a.b=c`: an override
+        over.append(args.resume)
+        args.resume = "auto"
     for flag, key in ((args.shards, "data.shards"), (args.out, "train.out_dir"), (args.steps, "train.steps"),
                       (args.init_from, "model.init_from")):
         if flag is not None:

@@ -300,6 +300,8 @@ class Trainer:
                     if main:
                         print(f"\nstopped by signal at step {self.step}; resume with --resume {self.out}")
                     return {**last, "stopped": True}
+            if not (t.save_every and self.step % t.save_every == 0):
+                self.save_checkpoint()  # the end is resumable too (e.g. to train for more steps)
             self.save_final()
             if main:
                 plot_metrics(self.out / "metrics.jsonl", self.out / "loss.png")
