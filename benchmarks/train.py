@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from contextlib import nullcontext
 
 import torch
-import torch.nn.functional as F
 
 
 def measured_peak(dtype, n: int = 1536, reps: int = 4) -> float:
@@ -33,7 +33,7 @@ def measured_peak(dtype, n: int = 1536, reps: int = 4) -> float:
 
 def ours(cfg, args, precision: str, compile_: bool):
     from starcoder.model import GPTBigCode
-    from starcoder.train.loop import param_groups
+    from starcoder.train.loop import lm_loss, param_groups
 
     torch.manual_seed(0)
     model = GPTBigCode(cfg).init_weights().train()
@@ -41,14 +41,9 @@ def ours(cfg, args, precision: str, compile_: bool):
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=3e-4, betas=(0.9, 0.95), eps=1e-8, fused=True)
     ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else None
 
-    def step(x, y):
-        if ctx:
-            with ctx():
-                logits = fwd(x)
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-        else:
-            logits = fwd(x)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    def step(x, y):  # what Trainer.train_step does for grad_accum=1 on one process
+        with (ctx() if ctx else nullcontext()):
+            loss = lm_loss(fwd, x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

@@ -227,8 +227,9 @@ class Trainer:
         total = torch.zeros((), dtype=torch.float32, device=self.info.device)
         for a, (x, y) in enumerate(batches):
             x, y = x.to(self.info.device, non_blocking=True), y.to(self.info.device, non_blocking=True)
-            with dist.no_sync(self.model, self.info, last=a == accum - 1), self._autocast():
-                loss = lm_loss(self.step_fn, x, y)
+            with dist.no_sync(self.model, self.info, last=a == accum - 1):
+                with self._autocast():  # forward only: the backward runs in the forward's dtypes
+                    loss = lm_loss(self.step_fn, x, y)
                 (loss / accum).backward()
             total += loss.detach()
         gnorm = torch.nn.utils.clip_grad_norm_(
