@@ -33,6 +33,14 @@ _SOURCE = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -133,6 +141,87 @@ static void rows(int M, int K, const float *x, const void *W, int wtype, const f
     }
 }
 
+/* A tiny work-claiming thread pool. Chunks are claimed from one atomic counter, so the caller
+   only ever waits for chunks a helper has actually started: a helper that the OS has not
+   scheduled (a busy, shared machine) never stalls a step, unlike a fork-join barrier.
+   The counter packs (total << 32 | next index), so a claim can never mix two jobs. */
+typedef void (*task_fn)(void *ctx, int chunk);
+static struct {
+    _Atomic uint64_t next;
+    _Atomic int done;
+    _Atomic int sleeping;
+    task_fn fn;
+    void *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int helpers;
+} pool = {0, 0, 0, NULL, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static int claim_and_run(void) {
+    int ran = 0;
+    for (;;) {
+        uint64_t v = atomic_load(&pool.next);
+        uint32_t idx = (uint32_t)v, total = (uint32_t)(v >> 32);
+        if (idx >= total) return ran;
+        if (!atomic_compare_exchange_weak(&pool.next, &v, v + 1)) continue;
+        pool.fn(pool.ctx, (int)idx);
+        atomic_fetch_add(&pool.done, 1);
+        ran = 1;
+    }
+}
+
+static void *helper_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        for (long spin = 0; spin < 200000; spin++) {  /* ~0.1-0.5 ms of polling, then sleep */
+            if (claim_and_run()) spin = 0;
+            cpu_relax();
+        }
+        pthread_mutex_lock(&pool.mu);
+        atomic_fetch_add(&pool.sleeping, 1);
+        uint64_t v = atomic_load(&pool.next);
+        if ((uint32_t)v >= (uint32_t)(v >> 32)) pthread_cond_wait(&pool.cv, &pool.mu);
+        atomic_fetch_sub(&pool.sleeping, 1);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    return NULL;
+}
+
+static void parallel_for(int total, task_fn fn, void *ctx, int threads) {
+    if (threads <= 1 || total <= 1) {
+        for (int c = 0; c < total; c++) fn(ctx, c);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    while (pool.helpers < threads - 1 && pool.helpers < 63) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, helper_main, NULL)) break;
+        pthread_detach(t);
+        pool.helpers++;
+    }
+    pool.fn = fn;
+    pool.ctx = ctx;
+    atomic_store(&pool.done, 0);
+    atomic_store(&pool.next, (uint64_t)total << 32);  /* publish: claims start now */
+    if (atomic_load(&pool.sleeping)) pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+    claim_and_run();
+    while (atomic_load(&pool.done) < total) cpu_relax();  /* only chunks a helper is running */
+}
+
+typedef struct {
+    int M, N, K, wtype, act;
+    const float *x, *scale, *bias;
+    const void *W;
+    float *y;
+} gemv_job;
+
+static void gemv_chunk(void *p, int c) {
+    const gemv_job *j = (const gemv_job *)p;
+    int n0 = c * 64, n1 = n0 + 64 < j->N ? n0 + 64 : j->N;
+    rows(j->M, j->K, j->x, j->W, j->wtype, j->scale, j->bias, j->act, j->y, j->N, n0, n1);
+}
+
 static inline float ld(const void *p, long i, int bf) {
     return bf ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
@@ -211,12 +300,8 @@ int sc_gemv(int M, int N, int K, const void *x, int x_bf16, const void *W, int w
         if (x_bf16) { xf = tmp; for (long i = 0; i < (long)M * K; i++) xf[i] = bf16_to_f32(((const uint16_t *)x)[i]); }
         if (y_bf16) yf = tmp + (x_bf16 ? (long)M * K : 0);
     }
-    int chunks = (N + 63) / 64;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int c = 0; c < chunks; c++) {
-        int n0 = c * 64, n1 = n0 + 64 < N ? n0 + 64 : N;
-        rows(M, K, xf, W, wtype, scale, bias, act, yf, N, n0, n1);
-    }
+    gemv_job job = {M, N, K, wtype, act, xf, scale, bias, W, yf};
+    parallel_for((N + 63) / 64, gemv_chunk, &job, threads);
     if (y_bf16) for (long i = 0; i < (long)M * N; i++) ((uint16_t *)y)[i] = f32_to_bf16(yf[i]);
     free(tmp);
     return 0;
@@ -327,7 +412,7 @@ def library():
                 src.write_text(_SOURCE)
                 out = Path(tmp) / "gemv.so"
                 cc = os.environ.get("CC", "cc")
-                subprocess.run([cc, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", str(src), "-o", str(out), "-lm"],
+                subprocess.run([cc, "-O3", "-march=native", "-fopenmp", "-pthread", "-shared", "-fPIC", str(src), "-o", str(out), "-lm"],
                                check=True, capture_output=True, timeout=120)
                 os.replace(out, so)  # atomic: concurrent builders never see a partial file
         lib = ctypes.CDLL(str(so))
