@@ -80,3 +80,15 @@ def test_engine_with_and_without_kernels_agree(tiny_model_dir, lib):
             else:  # bf16 activations round differently in the two paths; the first token must agree
                 assert a.token_ids[0] == b.token_ids[0]
         kernels.restore(model)
+
+
+def test_repeated_requests_are_deterministic(tiny_model_dir, lib):
+    """Each request allocates a fresh cache; the kernel plan must never keep a stale cache pointer."""
+    model, tok = starcoder.load(tiny_model_dir)
+    gen = Generator(model, tok)
+    a, b = tok.encode("x = 1\n" * 20), tok.encode("def f():\n    return 2\n")
+    cfg = GenerationConfig(max_new_tokens=8)
+    ref_a, ref_b = gen.generate_ids([a], cfg)[0].token_ids, gen.generate_ids([b], cfg)[0].token_ids
+    for _ in range(10):
+        assert gen.generate_ids([a], cfg)[0].token_ids == ref_a
+        assert gen.generate_ids([b], cfg)[0].token_ids == ref_b

@@ -622,7 +622,7 @@ class DecodePlan:
         self._layers_key = None
 
     def _layers(self, caches):
-        key = tuple(c.k.data_ptr() for c in caches)
+        key = tuple((c.k.data_ptr(), c.v.data_ptr()) for c in caches)  # a new cache may reuse old addresses
         if self._layers_key == key:
             return self._layer_array
         ptr = lambda t: None if t is None else t.data_ptr()  # noqa: E731
