@@ -145,7 +145,7 @@ def bench_ctranslate2(path: Path, workdir: Path, quant: str, threads: int, repea
 
 
 _RSS_CHILD = r"""
-import resource, sys, torch
+import sys, torch
 torch.set_num_threads(int(sys.argv[2]))
 import starcoder
 from starcoder.generate import GenerationConfig, Generator
@@ -155,7 +155,8 @@ gen.eos_id = -1
 ids = torch.randint(19, 512, (2048 - 128,), generator=torch.Generator().manual_seed(0)).tolist()
 c = gen.generate_ids([ids], GenerationConfig(max_new_tokens=128))[0]
 assert c.prompt_tokens + c.generated_tokens == 2048
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+# VmHWM: this process's own peak (ru_maxrss would include the parent's peak from before exec)
+print(next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")))
 """
 
 

@@ -70,9 +70,12 @@ class Attention(nn.Module):
             k, v = k.unsqueeze(1), v.unsqueeze(1)  # (B, 1, T, hd)
         else:  # layout per head: (n_head, 3, head_dim)
             q, k, v = qkv.view(B, T, self.n_head, 3 * self.head_dim).transpose(1, 2).split(self.head_dim, dim=3)
+        causal = mask is None
         if cache is not None:
             k, v = cache.update(slots, k, v)  # (B, n_kv, S, hd)
-            if T <= 8 and mask is not None and not self.training:
+            if mask is None:  # a fresh prompt at slots 0..T-1: causal attention over those slots only
+                k, v = k[:, :, :T], v[:, :, :T]
+            elif T <= 8 and not self.training:
                 y = self._few_query_attention(q, k, v, mask).transpose(1, 2).reshape(B, T, C)
                 return self.resid_dropout(self.c_proj(y))
         if self.multi_query:
@@ -80,7 +83,7 @@ class Attention(nn.Module):
             v = v.expand(B, self.n_head, v.shape[2], self.head_dim)
         # The softmax runs in fp32 (SDPA accumulates half-precision inputs in fp32 on CPU and GPU).
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=mask is None and cache is None,
+            q, k, v, attn_mask=mask, is_causal=causal,
             dropout_p=self.attn_pdrop if self.training else 0.0, scale=self.scale)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
@@ -147,7 +150,9 @@ class GPTBigCode(nn.Module):
 
     For cached decoding pass `caches` (from `new_kv_caches`), `slots` (T,) cache slots to
     write, `position_ids` (B, T) and `mask` (B, 1, T, S) boolean, True = may attend (S is the
-    cache length). `logits_at` limits the output head to some positions (e.g. -1 = last).
+    cache length). With `caches` and `mask=None` the input is a fresh causal prompt written at
+    slots 0..T-1 (faster than an explicit mask). `logits_at` limits the output head to some
+    positions (e.g. -1 = last).
     """
 
     def __init__(self, config: ModelConfig):

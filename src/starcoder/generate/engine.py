@@ -56,7 +56,7 @@ class Generator:
         self.compiled = compile
         self._forward = torch.compile(model, dynamic=False, fullgraph=False) if compile else model
         self.last_completion: Completion | None = None
-        self.prefill_chunk = 512  # prompt tokens per prefill forward pass
+        self.prefill_chunk = 1024  # prompt tokens per prefill forward pass
 
     # public API
     def generate(self, prompts: list[str], config: GenerationConfig | None = None) -> list[Completion]:
@@ -186,6 +186,7 @@ class Generator:
         L = max(len(r) for r in rows)
         S = self._cache_len(L + config.max_new_tokens)
         pad = torch.tensor([L - len(r) for r in rows], device=dev)
+        padded = any(len(r) != L for r in rows)
         ids = torch.tensor([[0] * (L - len(r)) + r for r in rows], device=dev)
         caches = new_kv_caches(self.config, B, S, self.dtype, dev)
         ar = torch.arange(S, device=dev)
@@ -200,8 +201,8 @@ class Generator:
         # prefill in chunks: activations and attention scratch stay bounded for long prompts
         for a in range(0, L, self.prefill_chunk):
             b = min(a + self.prefill_chunk, L)
-            logits = self._forward(ids[:, a:b], pos[:, a:b], caches, ar[a:b], mask[:, None, a:b],
-                                   logits_at=-1)[:, -1]
+            m = None if (a == 0 and not padded) else mask[:, None, a:b]  # None: plain causal prefill
+            logits = self._forward(ids[:, a:b], pos[:, a:b], caches, ar[a:b], m, logits_at=-1)[:, -1]
         nxt = sampler(logits)
         sampler.observe(nxt[:, None])
         chosen = nxt.tolist()
