@@ -214,10 +214,9 @@ class Generator:
             slot = L + step - 1
             m = (valid & (ar <= slot))[:, None, None, :]  # (B, 1, 1, S)
             if self.plan is not None:
-                logits = self.plan.step(nxt[:, None], pos, caches, slot, m)
+                nxt = self.plan.step(nxt[:, None], pos, caches, slot, m, sample=sampler)
             else:
-                logits = self._forward(nxt[:, None], pos, caches, ar[slot:slot + 1], m)[:, -1]
-            nxt = sampler(logits)
+                nxt = sampler(self._forward(nxt[:, None], pos, caches, ar[slot:slot + 1], m)[:, -1])
             sampler.observe(nxt[:, None])
             pos = pos + 1
             chosen = nxt.tolist()
