@@ -57,9 +57,10 @@ class Int8Linear(nn.Module):
         return m
 
     def forward(self, x):
-        # int8 -> x.dtype is exact (|q| <= 127); the per-row scale commutes with the matmul
-        y = F.linear(x, self.weight.to(x.dtype)) * self.weight_scale.to(x.dtype)
-        return y if self.bias is None else y + self.bias.to(x.dtype)
+        # int8 -> x.dtype is exact (|q| <= 127); the per-row scale commutes with the matmul.
+        # In place: a long prompt's (T, out) activations are the largest temporaries of prefill.
+        y = F.linear(x, self.weight.to(x.dtype)).mul_(self.weight_scale.to(x.dtype))
+        return y if self.bias is None else y.add_(self.bias.to(x.dtype))
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, int8"

@@ -191,9 +191,11 @@ class Generator:
         caches = new_kv_caches(self.config, B, S, self.dtype, dev)
         ar = torch.arange(S, device=dev)
         valid = ar[None, :] >= pad[:, None]  # (B, S) keys that are not padding
-        causal = ar[:L, None] >= ar[None, :]  # (L, S)
-        mask = (causal[None] & valid[:, None, :]) | (ar[:L, None] == ar[None, :])  # pad queries see themselves
         pos = (ar[None, :L] - pad[:, None]).clamp(min=0)  # (B, L)
+
+        def prefill_mask(a: int, b: int):  # (B, 1, b - a, S): causal, no padding; pad queries see themselves
+            q = ar[a:b, None]
+            return ((q >= ar[None, :])[None] & valid[:, None, :] | (q == ar[None, :])[None])[:, None]
         sampler = Sampler(config, B, self.config.vocab_size, dev, suppress)
         sampler.observe(ids, valid[:, :L])
 
@@ -201,7 +203,7 @@ class Generator:
         # prefill in chunks: activations and attention scratch stay bounded for long prompts
         for a in range(0, L, self.prefill_chunk):
             b = min(a + self.prefill_chunk, L)
-            m = None if (a == 0 and not padded) else mask[:, None, a:b]  # None: plain causal prefill
+            m = None if (a == 0 and not padded) else prefill_mask(a, b)  # None: plain causal prefill
             logits = self._forward(ids[:, a:b], pos[:, a:b], caches, ar[a:b], m, logits_at=-1)[:, -1]
         nxt = sampler(logits)
         sampler.observe(nxt[:, None])
