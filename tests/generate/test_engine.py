@@ -114,3 +114,18 @@ def test_torch_compile_option_gives_the_same_ids(tiny_model_dir):
     gen = Generator(model2, tok, compile=True)
     assert gen.plan is None  # the C kernels are opaque to torch.compile
     assert gen.generate(["def foo(x):\n    return"], cfg)[0].token_ids == ref.token_ids
+
+
+def test_chunked_prefill_gives_the_same_ids(pair):
+    """Prompts longer than one prefill chunk (first chunk causal, later chunks masked), single and batched."""
+    hf, gen, tok = pair
+    cfg = GenerationConfig(max_new_tokens=10)
+    want = gen.generate(PROMPTS, cfg)
+    gen.prefill_chunk = 5
+    try:
+        got = gen.generate(PROMPTS, cfg)
+        alone = gen.generate([PROMPTS[2]], cfg)[0]
+    finally:
+        gen.prefill_chunk = 1024
+    assert [c.token_ids for c in got] == [c.token_ids for c in want]
+    assert alone.token_ids == _until_eos(_hf_greedy(hf, tok.encode(PROMPTS[2]), 10))
