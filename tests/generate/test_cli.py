@@ -58,3 +58,14 @@ def test_missing_model_is_explained(capsys, monkeypatch):
     monkeypatch.delenv("STARCODER_MODEL", raising=False)
     with pytest.raises(SystemExit, match="--model"):
         main(["complete", "def f():"])
+
+
+def test_command_line_escapes(tiny_model_dir, tiny_tokenizer, capsys):
+    from starcoder.fim import infill_prompt_ids
+    from starcoder.generate.cli import unescape
+
+    assert unescape(r"a\nb\tc\\n\x") == "a\nb\tc\\n\\x"
+    assert main(["infill", "--model", str(tiny_model_dir), "--prefix", r"def f():\n    return ", "--suffix", r"\n",
+                 "--max-new-tokens", "2", "--json"]) == 0
+    want = len(infill_prompt_ids(tiny_tokenizer, "def f():\n    return ", "\n"))
+    assert _json(capsys.readouterr().out)["prompt_tokens"] == want

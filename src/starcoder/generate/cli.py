@@ -4,11 +4,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from starcoder.generate.config import GenerationConfig
 
 MODEL_ENV = "STARCODER_MODEL"
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+ESCAPE_HELP = "backslash escapes \\n, \\t and \\\\ are decoded"
+
+
+def unescape(text: str) -> str:
+    """Decode \\n, \\t and \\\\ typed on a command line (other backslashes stay as they are)."""
+    return re.sub(r"\\([nt\\])", lambda m: _ESCAPES[m.group(1)], text)
 
 
 def _model_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +39,7 @@ def _generation_arguments(p: argparse.ArgumentParser, max_new_tokens: int = 100)
     g.add_argument("--repetition-penalty", type=float, default=1.0, help="1 = off; 1.2 is a common choice")
     g.add_argument("--seed", type=int, default=None, help="random seed for sampling (same seed, same output)")
     g.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                   help="stop when TEXT is generated (repeatable); TEXT is removed from the output")
+                   help=f"stop when TEXT is generated (repeatable; {ESCAPE_HELP}); TEXT is removed from the output")
     g.add_argument("--truncate", type=int, default=None,
                    help="keep only the last N prompt tokens (default: error when the prompt is too long)")
     g.add_argument("--stream", action="store_true", help="print text as it is generated")
@@ -43,7 +51,7 @@ def _generation_arguments(p: argparse.ArgumentParser, max_new_tokens: int = 100)
 def _gen_config(args) -> GenerationConfig:
     return GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                             top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed,
-                            stop=tuple(args.stop), truncate=args.truncate)
+                            stop=tuple(unescape(t) for t in args.stop), truncate=args.truncate)
 
 
 def _load_generator(args):
@@ -74,7 +82,7 @@ def _emit(args, run_stream, run_once, gen) -> int:
 
 
 def complete_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("prompt", help="the code to continue; '-' reads it from stdin")
+    p.add_argument("prompt", help=f"the code to continue ({ESCAPE_HELP}); '-' reads it verbatim from stdin")
     _model_arguments(p)
     _generation_arguments(p)
 
@@ -84,15 +92,15 @@ def complete(args) -> int:
 
     example: starcoder complete --model DIR --max-new-tokens 64 --stop '\\n\\n' 'def fib(n):'
     """
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = sys.stdin.read() if args.prompt == "-" else unescape(args.prompt)
     cfg = _gen_config(args)
     gen = _load_generator(args)
     return _emit(args, lambda: gen.stream(prompt, cfg), lambda: gen.generate([prompt], cfg)[0], gen)
 
 
 def infill_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prefix", required=True, help="text before the gap ('-' reads stdin)")
-    p.add_argument("--suffix", default="", help="text after the gap")
+    p.add_argument("--prefix", required=True, help=f"text before the gap ({ESCAPE_HELP}; '-' reads stdin verbatim)")
+    p.add_argument("--suffix", default="", help=f"text after the gap ({ESCAPE_HELP})")
     p.add_argument("--mode", choices=["psm", "spm"], default="psm", help="FIM layout (default psm)")
     _model_arguments(p)
     _generation_arguments(p, max_new_tokens=60)
@@ -103,11 +111,12 @@ def infill(args) -> int:
 
     example: starcoder infill --model DIR --prefix 'def add(a, b):\\n    return ' --suffix '\\n'
     """
-    prefix = sys.stdin.read() if args.prefix == "-" else args.prefix
+    prefix = sys.stdin.read() if args.prefix == "-" else unescape(args.prefix)
     cfg = _gen_config(args)
     gen = _load_generator(args)
-    return _emit(args, lambda: gen.stream_infill(prefix, args.suffix, cfg, args.mode),
-                 lambda: gen.infill(prefix, args.suffix, cfg, args.mode), gen)
+    suffix = unescape(args.suffix)
+    return _emit(args, lambda: gen.stream_infill(prefix, suffix, cfg, args.mode),
+                 lambda: gen.infill(prefix, suffix, cfg, args.mode), gen)
 
 
 def chat_arguments(p: argparse.ArgumentParser) -> None:
