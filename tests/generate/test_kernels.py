@@ -92,3 +92,25 @@ def test_repeated_requests_are_deterministic(tiny_model_dir, lib):
     for _ in range(10):
         assert gen.generate_ids([a], cfg)[0].token_ids == ref_a
         assert gen.generate_ids([b], cfg)[0].token_ids == ref_b
+
+
+def test_portable_build_without_avx512_matches_torch(tmp_path, lib):
+    """The plain-C path (CPUs without AVX-512) computes the same products."""
+    try:
+        so = kernels.compile_library(tmp_path / "portable.so", march="x86-64-v2")
+    except Exception as e:  # noqa: BLE001 - only meaningful on x86-64
+        raise AssertionError(f"could not build the portable kernels: {e}")
+    portable = kernels.load_library(so)
+    torch.manual_seed(1)
+    K_, N = 100, 37
+    x = torch.randn(2, K_)
+    w32 = torch.randn(N, K_)
+    bias = torch.randn(N)
+    q = Int8Linear.from_linear(torch.nn.Linear(K_, N))
+    for w, wtype, scale in ((w32, kernels.W_F32, None), (w32.to(torch.bfloat16), kernels.W_BF16, None),
+                            (q.weight, kernels.W_I8, q.weight_scale.float())):
+        y = torch.empty(2, N)
+        portable.sc_gemv(2, N, K_, x.data_ptr(), 0, w.data_ptr(), wtype, None if scale is None else scale.data_ptr(),
+                         bias.data_ptr(), 0, y.data_ptr(), 0, 2)
+        want = F.linear(x, w.float() * (1 if scale is None else scale[:, None]), bias)
+        assert (y - want).abs().max().item() < 1e-4

@@ -412,28 +412,38 @@ def library():
     try:
         if not so.is_file():
             so.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                src = Path(tmp) / "gemv.c"
-                src.write_text(_SOURCE)
-                out = Path(tmp) / "gemv.so"
-                cc = os.environ.get("CC", "cc")
-                subprocess.run([cc, "-O3", "-march=native", "-fopenmp", "-pthread", "-shared", "-fPIC", str(src), "-o", str(out), "-lm"],
-                               check=True, capture_output=True, timeout=120)
-                os.replace(out, so)  # atomic: concurrent builders never see a partial file
-        lib = ctypes.CDLL(str(so))
-        lib.sc_gemv.restype = ctypes.c_int
-        i, p, l = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
-        lib.sc_gemv.argtypes = [i, i, i, p, i, p, i, p, p, i, p, i, i]
-        lib.sc_attention.restype = ctypes.c_int
-        lib.sc_attention.argtypes = [i, i, i, i, i, i, p, l, l, l, p, p, p, l, l, p, i, i, ctypes.c_float, i]
-        lib.sc_decode_layers.restype = ctypes.c_int
-        lib.sc_decode_layers.argtypes = [p, p, i, p, i, p, i, i]
-        _lib = lib
+            tmp = compile_library(so.with_name(f"{so.name}.{os.getpid()}.tmp"))
+            os.replace(tmp, so)  # atomic: concurrent builders never see a partial file
+        _lib = load_library(so)
     except (OSError, subprocess.SubprocessError) as e:
         detail = getattr(e, "stderr", b"") or b""
         warnings.warn(f"starcoder: CPU decode kernels unavailable ({e} {detail.decode(errors='replace')[:300]}); "
                       f"using plain torch ops (slower decoding). Install a C compiler (gcc) to enable them.")
     return _lib
+
+
+def compile_library(out: Path, march: str = "native") -> Path:
+    """Compile the kernels into the shared library `out` for `-march=<march>`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "gemv.c"
+        src.write_text(_SOURCE)
+        cc = os.environ.get("CC", "cc")
+        subprocess.run([cc, "-O3", f"-march={march}", "-fopenmp", "-pthread", "-shared", "-fPIC", str(src),
+                        "-o", str(out), "-lm"], check=True, capture_output=True, timeout=120)
+    return out
+
+
+def load_library(so: Path):
+    """ctypes handle of a compiled kernel library with its signatures declared."""
+    lib = ctypes.CDLL(str(so))
+    i, p, l = ctypes.c_int, ctypes.c_void_p, ctypes.c_long
+    lib.sc_gemv.restype = ctypes.c_int
+    lib.sc_gemv.argtypes = [i, i, i, p, i, p, i, p, p, i, p, i, i]
+    lib.sc_attention.restype = ctypes.c_int
+    lib.sc_attention.argtypes = [i, i, i, i, i, i, p, l, l, l, p, p, p, l, l, p, i, i, ctypes.c_float, i]
+    lib.sc_decode_layers.restype = ctypes.c_int
+    lib.sc_decode_layers.argtypes = [p, p, i, p, i, p, i, i]
+    return lib
 
 
 ACTIVATIONS = {"gelu_pytorch_tanh": 1, "gelu_new": 1, "gelu_fast": 1, "gelu": 2, "relu": 3, "silu": 4}
