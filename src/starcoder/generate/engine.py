@@ -21,6 +21,7 @@ import torch
 
 from starcoder.fim import infill_prompt_ids
 from starcoder.generate.config import Completion, GenerationConfig
+from starcoder.generate.kernels import MAX_ROWS
 from starcoder.generate.sampling import Sampler
 from starcoder.generate.streaming import TextAssembler
 from starcoder.model import new_kv_caches
@@ -215,7 +216,7 @@ class Generator:
         for step in range(1, config.max_new_tokens):
             slot = L + step - 1
             m = (valid & (ar <= slot))[:, None, None, :]  # (B, 1, 1, S)
-            if self.plan is not None:
+            if self.plan is not None and B <= MAX_ROWS:  # the kernels re-read weights per 2 rows
                 nxt = self.plan.step(nxt[:, None], pos, caches, slot, m, sample=sampler)
             else:
                 nxt = sampler(self._forward(nxt[:, None], pos, caches, ar[slot:slot + 1], m)[:, -1])

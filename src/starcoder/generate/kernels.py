@@ -226,66 +226,92 @@ static inline float ld(const void *p, long i, int bf) {
     return bf ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
-/* Attention of T (few) queries per sequence against the KV cache, all heads of a KV group at once
-   (MQA: every head shares the one key/value head, so each cached row is read once).
+static inline void load_row(float *dst, const void *src, long off, int n, int bf) {
+    if (bf) { const uint16_t *h = (const uint16_t *)src + off; for (int d = 0; d < n; d++) dst[d] = bf16_to_f32(h[d]); }
+    else memcpy(dst, (const float *)src + off, sizeof(float) * n);
+}
+
+typedef struct {
+    int B, nh, n_kv, T, S, hd, bf, kvbf, rows, chunk, n_chunks;
+    const void *q, *k, *v;
+    long qsb, qsh, qst, msb, mst;
+    const uint8_t *mask;
+    void *out;
+    float scale;
+} attn_job;
+
+/* One task: query rows [r0, r1) of KV group g of sequence b (a row is query t of head g*group + j). */
+static void attn_task(void *p, int task) {
+    const attn_job *J = (const attn_job *)p;
+    const int hd = J->hd, S = J->S, group = J->nh / J->n_kv;
+    int rc = task % J->n_chunks, bg = task / J->n_chunks, g = bg % J->n_kv, b = bg / J->n_kv;
+    int r0 = rc * J->chunk, r1 = r0 + J->chunk < J->rows ? r0 + J->chunk : J->rows, R = r1 - r0;
+    if (R <= 0) return;
+    float *qf = (float *)malloc(sizeof(float) * ((long)R * hd * 2 + (long)R * S + hd));
+    float *sc = qf + (long)R * hd, *acc = sc + (long)R * S, *row = acc + (long)R * hd;
+    for (int i = 0; i < R; i++) {
+        int r = r0 + i, t = r / group, h = g * group + r % group;
+        for (int d = 0; d < hd; d++) qf[(long)i * hd + d] = J->scale * ld(J->q, b * J->qsb + h * J->qsh + t * J->qst + d, J->bf);
+    }
+    const long kv0 = ((long)b * J->n_kv + g) * S * hd;
+    for (int s = 0; s < S; s++) {
+        load_row(row, J->k, kv0 + (long)s * hd, hd, J->kvbf);
+        for (int i = 0; i < R; i++) {
+            float a = 0.f;
+            const float *qr = qf + (long)i * hd;
+            #pragma omp simd reduction(+:a)
+            for (int d = 0; d < hd; d++) a += qr[d] * row[d];
+            sc[(long)i * S + s] = a;
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        int t = (r0 + i) / group;
+        const uint8_t *mk = J->mask + b * J->msb + t * J->mst;
+        float *sr = sc + (long)i * S, mx = -INFINITY, sum = 0.f;
+        for (int s = 0; s < S; s++) if (mk[s] && sr[s] > mx) mx = sr[s];
+        for (int s = 0; s < S; s++) { float e = mk[s] ? expf(sr[s] - mx) : 0.f; sr[s] = e; sum += e; }
+        float inv = sum > 0.f ? 1.f / sum : 0.f;
+        for (int s = 0; s < S; s++) sr[s] *= inv;
+        for (int d = 0; d < hd; d++) acc[(long)i * hd + d] = 0.f;
+    }
+    for (int s = 0; s < S; s++) {
+        int any = 0;
+        for (int i = 0; i < R; i++) any |= sc[(long)i * S + s] != 0.f;
+        if (!any) continue;  /* masked (or padding) slot: skip reading it */
+        load_row(row, J->v, kv0 + (long)s * hd, hd, J->kvbf);
+        for (int i = 0; i < R; i++) {
+            float pr = sc[(long)i * S + s];
+            float *ar = acc + (long)i * hd;
+            #pragma omp simd
+            for (int d = 0; d < hd; d++) ar[d] += pr * row[d];
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        int r = r0 + i, t = r / group, h = g * group + r % group;
+        long o = ((long)b * J->T + t) * J->nh * hd + (long)h * hd;
+        for (int d = 0; d < hd; d++) {
+            float x = acc[(long)i * hd + d];
+            if (J->bf) ((uint16_t *)J->out)[o + d] = f32_to_bf16(x); else ((float *)J->out)[o + d] = x;
+        }
+    }
+    free(qf);
+}
+
+/* Attention of T (few) queries per sequence against the KV cache. Heads that share a KV head
+   (MQA: all of them) are processed together, so each cached row is read once per task.
    q[b, h, t, d] at q + b*qsb + h*qsh + t*qst + d; k, v: (B, n_kv, S, hd) contiguous;
    mask[b, t, s] (uint8, 1 = attend) at mask + b*msb + t*mst + s; out: (B, T, nh*hd) contiguous.
-   Softmax in fp32; an all-masked row gives zeros. */
+   Softmax in fp32; an all-masked row gives zeros. Long caches split the rows over threads. */
 int sc_attention(int B, int nh, int n_kv, int T, int S, int hd, const void *q, long qsb, long qsh, long qst,
                  const void *k, const void *v, const uint8_t *mask, long msb, long mst, void *out, int bf,
                  int kvbf, float scale, int threads) {
-    int group = nh / n_kv, rows = group * T;
-    long work = (long)B * nh * T * S * hd;
-    #pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (work > 2000000)
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < n_kv; g++) {
-            float *qf = (float *)malloc(sizeof(float) * ((long)rows * hd + (long)rows * S + (long)rows * hd + 2 * hd));
-            float *sc = qf + (long)rows * hd, *acc = sc + (long)rows * S, *row = acc + (long)rows * hd;
-            for (int r = 0; r < rows; r++) {  /* r = t * group + j: query t of head g*group + j */
-                int t = r / group, h = g * group + r % group;
-                for (int d = 0; d < hd; d++) qf[(long)r * hd + d] = scale * ld(q, b * qsb + h * qsh + t * qst + d, bf);
-            }
-            const long kv0 = ((long)b * n_kv + g) * S * hd;
-            for (int s = 0; s < S; s++) {
-                for (int d = 0; d < hd; d++) row[d] = ld(k, kv0 + (long)s * hd + d, kvbf);
-                for (int r = 0; r < rows; r++) {
-                    float a = 0.f;
-                    const float *qr = qf + (long)r * hd;
-                    #pragma omp simd reduction(+:a)
-                    for (int d = 0; d < hd; d++) a += qr[d] * row[d];
-                    sc[(long)r * S + s] = a;
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                int t = r / group;
-                const uint8_t *mk = mask + b * msb + t * mst;
-                float *sr = sc + (long)r * S, mx = -INFINITY, sum = 0.f;
-                for (int s = 0; s < S; s++) if (mk[s] && sr[s] > mx) mx = sr[s];
-                for (int s = 0; s < S; s++) { float e = mk[s] ? expf(sr[s] - mx) : 0.f; sr[s] = e; sum += e; }
-                float inv = sum > 0.f ? 1.f / sum : 0.f;
-                for (int s = 0; s < S; s++) sr[s] *= inv;
-                for (int d = 0; d < hd; d++) acc[(long)r * hd + d] = 0.f;
-            }
-            for (int s = 0; s < S; s++) {
-                for (int d = 0; d < hd; d++) row[d] = ld(v, kv0 + (long)s * hd + d, kvbf);
-                for (int r = 0; r < rows; r++) {
-                    float p = sc[(long)r * S + s];
-                    if (p == 0.f) continue;
-                    float *ar = acc + (long)r * hd;
-                    #pragma omp simd
-                    for (int d = 0; d < hd; d++) ar[d] += p * row[d];
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                int t = r / group, h = g * group + r % group;
-                long o = ((long)b * T + t) * nh * hd + (long)h * hd;
-                for (int d = 0; d < hd; d++) {
-                    float x = acc[(long)r * hd + d];
-                    if (bf) ((uint16_t *)out)[o + d] = f32_to_bf16(x); else ((float *)out)[o + d] = x;
-                }
-            }
-            free(qf);
-        }
+    int rows = (nh / n_kv) * T;
+    int n_chunks = 1;
+    if ((long)B * n_kv < threads && (long)S * rows * hd > 100000) n_chunks = threads < rows ? threads : rows;
+    attn_job J = {B, nh, n_kv, T, S, hd, bf, kvbf, rows, (rows + n_chunks - 1) / n_chunks, n_chunks,
+                  q, k, v, qsb, qsh, qst, msb, mst, mask, out, scale};
+    int tasks = B * n_kv * n_chunks;
+    parallel_for(tasks, attn_task, &J, (long)S * rows * hd * B * n_kv > 100000 ? threads : 1);
     return 0;
 }
 
@@ -428,7 +454,7 @@ def compile_library(out: Path, march: str = "native") -> Path:
         src = Path(tmp) / "gemv.c"
         src.write_text(_SOURCE)
         cc = os.environ.get("CC", "cc")
-        subprocess.run([cc, "-O3", f"-march={march}", "-fopenmp", "-pthread", "-shared", "-fPIC", str(src),
+        subprocess.run([cc, "-O3", f"-march={march}", "-fopenmp-simd", "-pthread", "-shared", "-fPIC", str(src),
                         "-o", str(out), "-lm"], check=True, capture_output=True, timeout=120)
     return out
 
