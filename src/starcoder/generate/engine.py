@@ -197,6 +197,8 @@ class Generator:
         def prefill_mask(a: int, b: int):  # (B, 1, b - a, S): causal, no padding; pad queries see themselves
             q = ar[a:b, None]
             return ((q >= ar[None, :])[None] & valid[:, None, :] | (q == ar[None, :])[None])[:, None]
+        if self.plan is not None:
+            self.plan.check()
         sampler = Sampler(config, B, self.config.vocab_size, dev, suppress)
         sampler.observe(ids, valid[:, :L])
 

@@ -661,6 +661,11 @@ class DecodePlan:
         self._weights_key = self._key()
         self._layers_key = None
 
+    def check(self) -> None:
+        """Re-read the weights if they were replaced since the plan was made (call once per request)."""
+        if self._key() != self._weights_key:
+            self._prepare()
+
     def _layers(self, caches):
         key = tuple((c.k.data_ptr(), c.v.data_ptr()) for c in caches)  # a new cache may reuse old addresses
         if self._layers_key == key:
@@ -695,8 +700,6 @@ class DecodePlan:
             _threads = None
 
     def _step(self, ids, pos, caches, slot, mask, n_threads):
-        if self._key() != self._weights_key:  # weights were replaced since the plan was made
-            self._prepare()
         model, cfg = self.model, self.model.config
         t = model.transformer
         B = ids.shape[0]
