@@ -88,7 +88,6 @@ class Attention(nn.Module):
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
-
     def _few_query_attention(self, q, k, v, mask):
         """Decoding: a few queries against the cache with plain matmuls. MQA queries of all heads
         share the one key head, so they go through one matmul without expanding k and v."""
@@ -186,6 +185,10 @@ class GPTBigCode(nn.Module):
         B, T = input_ids.shape
         if position_ids is None:
             position_ids = torch.arange(T, device=input_ids.device).unsqueeze(0)
+        if caches is not None and slots is None:
+            if mask is not None:
+                raise ValueError("with caches and a mask, pass the cache slots the new tokens go to")
+            slots = torch.arange(T, device=input_ids.device)  # a fresh prompt at slots 0..T-1
         if T > self.config.n_positions:  # (positions beyond it are the caller's to check: no host sync here)
             raise ValueError(f"sequence of {T} tokens exceeds the model's context of "
                              f"{self.config.n_positions} positions; shorten or truncate the input")
