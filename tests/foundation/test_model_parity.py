@@ -144,3 +144,13 @@ def test_training_mode_dropout_is_active(tmp_path):
     assert not torch.equal(a, b)  # dropout 0.1 changes the outputs in training
     m.eval()
     assert torch.equal(m(x), m(x))
+
+
+def test_cached_prefill_without_slots_is_a_fresh_prompt(tmp_path):
+    _make(tmp_path, "mqa_tanh")
+    model, _ = starcoder.load(tmp_path)
+    x = _ids(batch=2, T=16, seed=7)
+    with torch.no_grad():
+        caches = new_kv_caches(model.config, batch=2, max_len=24)
+        assert (model(x, caches=caches) - model(x)).abs().max().item() <= 1e-5
+        assert torch.count_nonzero(caches[0].k[:, :, 16:]) == 0  # only slots 0..15 were written
