@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from starcoder.curate.executors import QUIET_ENV
 from starcoder.curate.pipelines import EXECUTORS, PII_MODES, CurateOptions
 
 
@@ -58,6 +59,7 @@ def curate(args: argparse.Namespace) -> int:
     if not args.verbose:  # datatrove logs every task at INFO to stderr; keep the terminal to progress + summary
         from loguru import logger
         logger.disable("datatrove")
+        os.environ[QUIET_ENV] = "1"  # worker processes: errors only on the terminal, full logs in files
     opts = CurateOptions(out=args.out, sources=list(args.sources), manifest=args.manifest, languages=args.languages,
                          workers=args.workers, tasks=args.tasks, executor=args.executor, ray_address=args.ray_address,
                          keep_removed=args.keep_removed, limit=args.limit, near_dedup=args.near_dedup, pii=args.pii,

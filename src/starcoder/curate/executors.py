@@ -6,15 +6,33 @@ Completed tasks leave markers in `<logs>/<stage>/completions/`, so a rerun skips
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
+
+QUIET_ENV = "STARCODER_CURATE_QUIET"  # set: tasks print only errors to the terminal (their log files stay full)
 
 
 def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: Path):
     if kind == "local":
         # forkserver, not fork: workers must not inherit the parent's threads (progress bars) and their locks
         from datatrove.executor import LocalPipelineExecutor
-        return LocalPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
-                                     logging_dir=str(logging_dir), start_method="forkserver")
+
+        class _Local(LocalPipelineExecutor):
+            def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+                # datatrove prints a task's INFO logs only for local_rank 0 (its only use of local_rank)
+                quiet = os.environ.get(QUIET_ENV) == "1"
+                try:
+                    return super()._run_for_rank(rank, 1 if quiet else local_rank, node_rank)
+                finally:
+                    if quiet:  # datatrove restores an INFO console handler after each task
+                        import sys
+
+                        from loguru import logger
+                        logger.remove()
+                        logger.add(sys.stderr, level="WARNING")
+
+        return _Local(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
+                      logging_dir=str(logging_dir), start_method="forkserver")
     if kind == "ray":
         from datatrove.executor.ray import RayPipelineExecutor
         return RayPipelineExecutor(pipeline, tasks=tasks, workers=max(1, min(workers, tasks)),
