@@ -154,3 +154,19 @@ def test_cached_prefill_without_slots_is_a_fresh_prompt(tmp_path):
         caches = new_kv_caches(model.config, batch=2, max_len=24)
         assert (model(x, caches=caches) - model(x)).abs().max().item() <= 1e-5
         assert torch.count_nonzero(caches[0].k[:, :, 16:]) == 0  # only slots 0..15 were written
+
+
+@pytest.mark.parametrize("case", ["mqa_exact_gelu", "mha", "relu"])
+def test_onednn_inference_path_equals_the_autograd_path(tmp_path, case):
+    """Prompt-sized inputs at inference go through oneDNN's fused Linear(+activation)."""
+    from starcoder import model as model_mod
+
+    _make(tmp_path, case)
+    model, _ = starcoder.load(tmp_path)
+    x = _ids(batch=2, T=24)
+    assert model_mod._ONEDNN  # the CPU build of torch has oneDNN; otherwise this test means nothing
+    with torch.no_grad():
+        assert model_mod._onednn_ok(model.transformer.h[0].mlp.c_fc, torch.zeros(2, 24, 64))
+        fast = model(x)
+    slow = model(x).detach()  # grad enabled: plain nn.Linear
+    assert (fast - slow).abs().max().item() <= 1e-4
